@@ -1,0 +1,119 @@
+#include "CPprof.h"
+
+#include <link.h>
+#include <pthread.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+
+__thread void *CPprof_threadState __attribute__((tls_model("initial-exec"))) = NULL;
+
+uint8_t CPprof_modeFlag = 255;
+
+int CPprof_hasCounter(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    return 1;
+#elif defined(__aarch64__)
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+uint64_t CPprof_counterFrequency(void) {
+#if defined(__aarch64__)
+    uint64_t value;
+    __asm__ __volatile__("mrs %0, cntfrq_el0" : "=r"(value));
+    return value;
+#else
+    return 0;
+#endif
+}
+
+struct buildIDSearch {
+    uint8_t *buffer;
+    size_t capacity;
+    size_t length;
+};
+
+static int findBuildID(struct dl_phdr_info *info, size_t size, void *data) {
+    (void)size;
+    struct buildIDSearch *search = data;
+    // The first object dl_iterate_phdr reports is the main program.
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *phdr = &info->dlpi_phdr[i];
+        if (phdr->p_type != PT_NOTE) continue;
+        const uint8_t *note = (const uint8_t *)(info->dlpi_addr + phdr->p_vaddr);
+        const uint8_t *end = note + phdr->p_memsz;
+        while (note + sizeof(ElfW(Nhdr)) <= end) {
+            const ElfW(Nhdr) *nhdr = (const ElfW(Nhdr) *)note;
+            const uint8_t *name = note + sizeof(ElfW(Nhdr));
+            const uint8_t *desc = name + ((nhdr->n_namesz + 3) & ~3u);
+            if (desc + nhdr->n_descsz > end) break;
+            if (nhdr->n_type == NT_GNU_BUILD_ID && nhdr->n_namesz == 4 && memcmp(name, "GNU", 4) == 0) {
+                size_t n = nhdr->n_descsz < search->capacity ? nhdr->n_descsz : search->capacity;
+                memcpy(search->buffer, desc, n);
+                search->length = n;
+                return 1;
+            }
+            note = desc + ((nhdr->n_descsz + 3) & ~3u);
+        }
+    }
+    return 1; // only the main program
+}
+
+size_t CPprof_buildID(uint8_t *buffer, size_t capacity) {
+    struct buildIDSearch search = {buffer, capacity, 0};
+    dl_iterate_phdr(findBuildID, &search);
+    return search.length;
+}
+
+static pthread_key_t exitKey;
+
+int CPprof_installThreadExitHook(void (*destructor)(void *)) {
+    return pthread_key_create(&exitKey, destructor);
+}
+
+void CPprof_registerThreadExit(void *state) {
+    pthread_setspecific(exitKey, state);
+}
+
+int64_t CPprof_threadID(void) {
+    return (int64_t)syscall(SYS_gettid);
+}
+
+#include <errno.h>
+#include <signal.h>
+
+static int forwardFD = -1;
+
+static void forwardHandler(int sig) {
+    // Only async-signal-safe work here: the profile is encoded on another thread.
+    int saved = errno;
+    unsigned char byte = (unsigned char)sig;
+    ssize_t ignored = write(forwardFD, &byte, 1);
+    (void)ignored;
+    errno = saved;
+}
+
+int CPprof_forwardSignalIfDefault(int sig, int fd) {
+    struct sigaction old;
+    if (sigaction(sig, NULL, &old) != 0) return 0;
+    if ((old.sa_flags & SA_SIGINFO) || old.sa_handler != SIG_DFL) return 0;
+    forwardFD = fd;
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = forwardHandler;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART;
+    return sigaction(sig, &action, NULL) == 0;
+}
+
+void CPprof_restoreDefaultAndRaise(int sig) {
+    signal(sig, SIG_DFL);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, sig);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+    raise(sig);
+}

@@ -1,0 +1,110 @@
+// The C shim of swift-pprof: what Swift cannot express cheaply or at all.
+//
+// - The thread-local pointer to the calling thread's recorder state. It is declared `extern`,
+//   initial-exec, and defined once in CPprof.c: a `static __thread` inside an inline function
+//   would give every module that inlines a hook its own copy, and in release builds the user's
+//   module would read a slot the library never wrote.
+// - The recording mode, one relaxed byte that the inlined hooks read without a call.
+// - The clocks: rdtsc / cntvct_el0, and CLOCK_MONOTONIC.
+// - The GNU build id of the main executable, for the pprof mapping.
+#ifndef CPPROF_H
+#define CPPROF_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+#ifdef __linux__
+#include <time.h>
+#endif
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <x86intrin.h>
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// The calling thread's recorder state, or NULL before its first recorded event.
+extern __thread void *CPprof_threadState __attribute__((tls_model("initial-exec")));
+
+/// What the hooks do now: 0 nothing, 1 count calls (no clock), 2 record with the TSC,
+/// 3 record with CLOCK_MONOTONIC, 255 not yet initialised (the first hook takes the slow path).
+extern uint8_t CPprof_modeFlag;
+
+static inline __attribute__((always_inline)) void *CPprof_getThreadState(void) {
+    return CPprof_threadState;
+}
+
+static inline __attribute__((always_inline)) void CPprof_setThreadState(void *state) {
+    CPprof_threadState = state;
+}
+
+static inline __attribute__((always_inline)) uint8_t CPprof_mode(void) {
+    return __atomic_load_n(&CPprof_modeFlag, __ATOMIC_RELAXED);
+}
+
+static inline void CPprof_setMode(uint8_t mode) {
+    __atomic_store_n(&CPprof_modeFlag, mode, __ATOMIC_SEQ_CST);
+}
+
+/// The CPU's time-stamp counter (x86) or virtual counter (arm64); 0 where there is none.
+static inline __attribute__((always_inline)) uint64_t CPprof_rdtsc(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    return __rdtsc();
+#elif defined(__aarch64__)
+    uint64_t value;
+    __asm__ __volatile__("mrs %0, cntvct_el0" : "=r"(value));
+    return value;
+#else
+    return 0;
+#endif
+}
+
+/// CLOCK_MONOTONIC in nanoseconds.
+static inline __attribute__((always_inline)) uint64_t CPprof_monotonicNanos(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/// CLOCK_REALTIME in nanoseconds since the Unix epoch.
+static inline uint64_t CPprof_wallNanos(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/// Whether the counter read by CPprof_rdtsc is a usable clock (arm64: always).
+int CPprof_hasCounter(void);
+
+/// The counter's frequency in Hz where the CPU states it (arm64 cntfrq_el0), else 0.
+uint64_t CPprof_counterFrequency(void);
+
+/// Copies the main executable's GNU build id into `buffer`; returns its length, or 0.
+size_t CPprof_buildID(uint8_t *buffer, size_t capacity);
+
+/// Creates the pthread key whose destructor runs `destructor(state)` when a thread with a
+/// recorder state exits. Returns 0 on success.
+int CPprof_installThreadExitHook(void (*destructor)(void *));
+
+/// Associates `state` with the calling thread so that the destructor sees it at thread exit.
+void CPprof_registerThreadExit(void *state);
+
+/// If `sig` has its default disposition, installs a handler that writes the signal's number
+/// (one byte) to `fd` and returns 1; otherwise leaves the program's own handling alone and
+/// returns 0.
+int CPprof_forwardSignalIfDefault(int sig, int fd);
+
+/// Restores the default disposition of `sig` and raises it, so the process ends as it would
+/// have without us (exit status 128 + sig in a shell).
+void CPprof_restoreDefaultAndRaise(int sig);
+
+/// The kernel's id of the calling thread.
+int64_t CPprof_threadID(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

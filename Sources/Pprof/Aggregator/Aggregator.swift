@@ -1,0 +1,267 @@
+import CPprof
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Drains every thread's ring on one background thread, folds the events into the call tree,
+/// and opens and closes windows on it.
+///
+/// Everything here runs under `lock`, never on the hooks' path: the hooks only write their
+/// rings, and a thread takes `pendingLock` once, when it registers.
+final class Aggregator: @unchecked Sendable {
+    static let shared = Aggregator()
+
+    /// Monotone totals, for windows to subtract.
+    struct Totals {
+        var folded: UInt64 = 0
+        var dropped: UInt64 = 0
+        var staleExits: UInt64 = 0
+        var wrongThreadExits: UInt64 = 0
+        var implicitlyClosed: UInt64 = 0
+        var openAtThreadExit: UInt64 = 0
+        var enteredBeforeRecording: UInt64 = 0
+
+        static func + (a: Totals, b: Totals) -> Totals {
+            Totals(
+                folded: a.folded &+ b.folded,
+                dropped: a.dropped &+ b.dropped,
+                staleExits: a.staleExits &+ b.staleExits,
+                wrongThreadExits: a.wrongThreadExits &+ b.wrongThreadExits,
+                implicitlyClosed: a.implicitlyClosed &+ b.implicitlyClosed,
+                openAtThreadExit: a.openAtThreadExit &+ b.openAtThreadExit,
+                enteredBeforeRecording: a.enteredBeforeRecording &+ b.enteredBeforeRecording
+            )
+        }
+
+        static func - (a: Totals, b: Totals) -> Totals {
+            Totals(
+                folded: a.folded &- b.folded,
+                dropped: a.dropped &- b.dropped,
+                staleExits: a.staleExits &- b.staleExits,
+                wrongThreadExits: a.wrongThreadExits &- b.wrongThreadExits,
+                implicitlyClosed: a.implicitlyClosed &- b.implicitlyClosed,
+                openAtThreadExit: a.openAtThreadExit &- b.openAtThreadExit,
+                enteredBeforeRecording: a.enteredBeforeRecording &- b.enteredBeforeRecording
+            )
+        }
+    }
+
+    /// An open window: where its counters stood when it opened.
+    final class Window: @unchecked Sendable {
+        let mode: Profile.Mode
+        let startWallNanoseconds: UInt64
+        let startMonotonic: UInt64
+        let startCalls: [UInt64]
+        let startOwn: [UInt64]
+        let startTotals: Totals
+        var threadsSeen: Set<UInt32> = []
+
+        init(mode: Profile.Mode, startCalls: [UInt64], startOwn: [UInt64], startTotals: Totals) {
+            self.mode = mode
+            self.startWallNanoseconds = CPprof_wallNanos()
+            self.startMonotonic = CPprof_monotonicNanos()
+            self.startCalls = startCalls
+            self.startOwn = startOwn
+            self.startTotals = startTotals
+        }
+    }
+
+    private let lock = Lock()
+    private let pendingLock = Lock()
+    private var pending: [ThreadFolder] = []
+
+    // Guarded by `lock`.
+    private var folders: [ThreadFolder] = []
+    private let tree = CallTree()
+    private var retired = Totals()
+    private var windows: [Window] = []
+    private var started = false
+
+    /// Threads with a live ring, for the index page and tests.
+    var liveThreads: Int { lock.withLock { folders.count + pendingLock.withLock { pending.count } } }
+
+    // MARK: Threads
+
+    func adopt(_ state: ThreadState, kernelThreadID: Int64) {
+        let folder = ThreadFolder(threadID: state.threadID, kernelThreadID: kernelThreadID, state: state)
+        pendingLock.withLock { pending.append(folder) }
+    }
+
+    // MARK: The background thread
+
+    func start() {
+        lock.withLock {
+            guard !started else { return }
+            started = true
+            var thread = pthread_t()
+            let result = pthread_create(&thread, nil, { _ in
+                Aggregator.shared.run()
+                return nil
+            }, nil)
+            if result == 0 { pthread_detach(thread) } else { warn("could not start the aggregator thread (\(result))") }
+        }
+    }
+
+    private func run() {
+        while true {
+            let recording = lock.withLock { () -> Bool in
+                drain()
+                return !windows.isEmpty
+            }
+            // Drain often while recording, so rings stay far from full; rarely otherwise, only
+            // to free the rings of threads that ended.
+            usleep(recording ? 1_000 : 20_000)
+        }
+    }
+
+    /// Folds everything the rings hold now. Call with `lock` held.
+    private func drain() {
+        let adopted = pendingLock.withLock { () -> [ThreadFolder] in
+            defer { pending.removeAll(keepingCapacity: true) }
+            return pending
+        }
+        folders.append(contentsOf: adopted)
+        var index = 0
+        while index < folders.count {
+            let folder = folders[index]
+            guard let state = folder.state else {
+                index += 1
+                continue
+            }
+            let closed = state.closed.pointee.load(ordering: .acquiring) != 0
+            let before = folder.counts.folded
+            drainRing(of: folder, state: state)
+            if folder.counts.folded != before {
+                for window in windows { window.threadsSeen.insert(folder.threadID) }
+            }
+            if closed {
+                retire(folder, state: state)
+                folders.swapAt(index, folders.count - 1)
+                folders.removeLast()
+            } else {
+                index += 1
+            }
+        }
+    }
+
+    private func drainRing(of folder: ThreadFolder, state: ThreadState) {
+        let head = state.publishedHead.pointee.load(ordering: .acquiring)
+        var tail = state.tail.pointee.load(ordering: .relaxed)
+        guard tail != head else { return }
+        let events = state.events
+        let mask = state.mask
+        while tail != head {
+            folder.fold(events[tail & mask], into: tree)
+            tail &+= 1
+        }
+        state.tail.pointee.store(tail, ordering: .releasing)
+    }
+
+    private func retire(_ folder: ThreadFolder, state: ThreadState) {
+        folder.closeAllAtThreadExit(tree: tree)
+        retired = retired + totals(of: folder)
+        state.deallocate()
+    }
+
+    private func totals(of folder: ThreadFolder) -> Totals {
+        var t = Totals()
+        t.folded = folder.counts.folded
+        t.implicitlyClosed = folder.counts.implicitlyClosed
+        t.openAtThreadExit = folder.counts.openAtThreadExit
+        if let state = folder.state {
+            func read(_ c: ThreadState.Counter) -> UInt64 {
+                UInt64(state.counter(c).pointee.load(ordering: .relaxed))
+            }
+            t.dropped = read(.dropped)
+            t.staleExits = read(.staleExits)
+            t.wrongThreadExits = read(.wrongThreadExits)
+            t.enteredBeforeRecording = read(.enteredBeforeRecording)
+        }
+        return t
+    }
+
+    private func currentTotals() -> Totals {
+        var t = folders.reduce(retired) { $0 + totals(of: $1) }
+        t.wrongThreadExits &+= UInt64(Recorder.threadlessWrongThreadExits.load(ordering: .relaxed))
+        t.enteredBeforeRecording &+= UInt64(Recorder.threadlessIdleExits.load(ordering: .relaxed))
+        return t
+    }
+
+    /// Brings every folder's own time up to now, so that an edge falls exactly between events.
+    private func splitAll() {
+        guard CPprof_mode() >= ModeFlag.tsc else { return }
+        let now = Clock.now()
+        for folder in folders { folder.split(at: now, tree: tree) }
+    }
+
+    /// The flag the hooks read: timed if any window needs time, counting if only cprof ones are open.
+    private func updateModeFlag() {
+        let flag: UInt8
+        if windows.contains(where: { $0.mode != .cprof }) {
+            flag = Clock.timedMode
+        } else if !windows.isEmpty {
+            flag = ModeFlag.counting
+        } else {
+            flag = ModeFlag.off
+        }
+        CPprof_setMode(flag)
+    }
+
+    // MARK: Windows
+
+    func open(mode: Profile.Mode) -> Window {
+        lock.withLock {
+            // Turn recording on first, then take the snapshot: what comes before it is outside.
+            let provisional = Window(mode: mode, startCalls: [], startOwn: [], startTotals: Totals())
+            windows.append(provisional)
+            updateModeFlag()
+            drain()
+            splitAll()
+            let window = Window(mode: mode, startCalls: tree.calls, startOwn: tree.own, startTotals: currentTotals())
+            windows.removeAll { $0 === provisional }
+            windows.append(window)
+            return window
+        }
+    }
+
+    /// Closes `window` and returns its profile. With `closingOpenFrames`, frames still open are
+    /// counted as calls too (a dump at exit).
+    func close(_ window: Window, closingOpenFrames: Bool = false) -> Profile {
+        lock.withLock {
+            drain()
+            splitAll()
+            let endMonotonic = CPprof_monotonicNanos()
+            var calls = tree.calls
+            let own = tree.own
+            if closingOpenFrames {
+                for folder in folders { for node in folder.openNodes { calls[Int(node)] &+= 1 } }
+            }
+            var statistics = Profile.Statistics()
+            let totals = currentTotals() - window.startTotals
+            statistics.eventsRecorded = totals.folded
+            statistics.eventsDropped = totals.dropped
+            statistics.staleExits = totals.staleExits
+            statistics.wrongThreadExits = totals.wrongThreadExits
+            statistics.implicitlyClosed = totals.implicitlyClosed
+            statistics.openAtThreadExit = totals.openAtThreadExit
+            statistics.enteredBeforeRecording = totals.enteredBeforeRecording
+            statistics.threads = window.threadsSeen.count
+            statistics.clockSource = window.mode == .cprof ? "none" : Clock.sourceName
+            let nanosPerTick = Clock.nanosecondsPerTick()
+            statistics.hookPairNanoseconds = Calibration.pairTicks * nanosPerTick
+            windows.removeAll { $0 === window }
+            updateModeFlag()
+            return ProfileBuilder.build(
+                window: window,
+                tree: tree,
+                calls: calls,
+                own: own,
+                nanosPerTick: window.mode == .cprof ? 0 : nanosPerTick,
+                durationNanoseconds: endMonotonic &- window.startMonotonic,
+                statistics: statistics
+            )
+        }
+    }
+}

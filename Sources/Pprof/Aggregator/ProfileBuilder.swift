@@ -1,0 +1,67 @@
+/// Turns a window's difference of two tree snapshots into a `Profile`.
+enum ProfileBuilder {
+    static func build(
+        window: Aggregator.Window,
+        tree: CallTree,
+        calls: [UInt64],
+        own: [UInt64],
+        nanosPerTick: Double,
+        durationNanoseconds: UInt64,
+        statistics: Profile.Statistics
+    ) -> Profile {
+        let count = tree.count
+        let parent = tree.parent
+        let probe = tree.probe
+        @inline(__always) func delta(_ now: [UInt64], _ then: [UInt64], _ i: Int) -> UInt64 {
+            i < then.count ? now[i] &- then[i] : now[i]
+        }
+        // Keep each node with a value in this window, and its ancestors for its path.
+        var keep = [Bool](repeating: false, count: count)
+        var windowCalls = [UInt64](repeating: 0, count: count)
+        var windowOwn = [UInt64](repeating: 0, count: count)
+        for i in stride(from: count - 1, through: 1, by: -1) {
+            windowCalls[i] = delta(calls, window.startCalls, i)
+            let ticks = delta(own, window.startOwn, i)
+            windowOwn[i] = UInt64((Double(ticks) * nanosPerTick).rounded())
+            if windowCalls[i] != 0 || windowOwn[i] != 0 || keep[i] {
+                keep[i] = true
+                keep[Int(parent[i])] = true
+            }
+        }
+        var nodes: [Profile.Node] = []
+        if window.mode == .eprof {
+            // Flat: one root-level node per function.
+            var byProbe: [UInt32: Int] = [:]
+            for i in 1..<max(count, 1) where keep[i] && (windowCalls[i] != 0 || windowOwn[i] != 0) {
+                let index = byProbe[probe[i]] ?? {
+                    nodes.append(Profile.Node(parent: -1, function: Int32(probe[i]), calls: 0, ownNanoseconds: 0))
+                    byProbe[probe[i]] = nodes.count - 1
+                    return nodes.count - 1
+                }()
+                nodes[index].calls &+= windowCalls[i]
+                nodes[index].ownNanoseconds &+= windowOwn[i]
+            }
+        } else {
+            var newIndex = [Int32](repeating: -1, count: count)
+            for i in 1..<max(count, 1) where keep[i] {
+                newIndex[i] = Int32(nodes.count)
+                nodes.append(
+                    Profile.Node(
+                        parent: newIndex[Int(parent[i])],
+                        function: Int32(probe[i]),
+                        calls: windowCalls[i],
+                        ownNanoseconds: window.mode == .cprof ? 0 : windowOwn[i]
+                    )
+                )
+            }
+        }
+        return Profile(
+            mode: window.mode,
+            startWallNanoseconds: window.startWallNanoseconds,
+            durationNanoseconds: durationNanoseconds,
+            functions: ProbeRegistry.shared.functions(),
+            nodes: nodes,
+            statistics: statistics
+        )
+    }
+}

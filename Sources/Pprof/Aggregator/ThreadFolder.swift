@@ -1,0 +1,168 @@
+/// The aggregator's view of one thread: a shadow stack of its open recorded frames, folding the
+/// thread's events, in order, into the call tree, as fprof does.
+///
+/// Own time is charged incrementally: the time between two consecutive events of a thread goes
+/// to the frame on top of its stack in between. So a frame's own time never includes its
+/// children, and splitting every open frame at a window's edge is one subtraction per thread.
+/// A call is counted when its frame closes.
+///
+/// Without dropped events the producer guarantees that every enter is one deeper than the top
+/// of the stack and every exit closes a frame on it. After a gap (the ring was full), events
+/// are missing, and the depth and probe carried by each event resynchronise the stack: frames
+/// whose exits were lost are closed (and counted) when a later event shows they must have
+/// ended, and frames whose enters were lost are represented by one `(events dropped)`
+/// placeholder frame, so no frame is ever hung on a parent it did not have.
+final class ThreadFolder {
+    struct Frame {
+        var node: Int32
+        /// The producer's depth of this frame; for a placeholder, the deepest level it covers.
+        var depth: UInt32
+        var probe: UInt32
+        /// For a placeholder, the shallowest level it covers; 0 for a real frame.
+        var placeholderLow: UInt32 = 0
+        /// A one-entry cache of this frame's last child.
+        var lastChildProbe: UInt32 = 0
+        var lastChild: Int32 = -1
+
+        var isPlaceholder: Bool { placeholderLow != 0 }
+    }
+
+    /// Monotone counts the folder keeps (the producer keeps the others in its ring header).
+    struct Counts {
+        var folded: UInt64 = 0
+        var implicitlyClosed: UInt64 = 0
+        var openAtThreadExit: UInt64 = 0
+    }
+
+    let threadID: UInt32
+    let kernelThreadID: Int64
+    /// The ring this folder drains; nil for a folder fed directly (tests, benchmarks).
+    let state: ThreadState?
+
+    private(set) var stack: [Frame] = []
+    private var rootChildProbe: UInt32 = 0
+    private var rootChild: Int32 = -1
+    /// The timestamp up to which own time has been charged; 0 when unknown.
+    private(set) var lastTime: UInt64 = 0
+    private(set) var counts = Counts()
+
+    init(threadID: UInt32, kernelThreadID: Int64 = 0, state: ThreadState? = nil) {
+        self.threadID = threadID
+        self.kernelThreadID = kernelThreadID
+        self.state = state
+        stack.reserveCapacity(64)
+    }
+
+    // MARK: Folding
+
+    func fold(_ event: Event, into tree: CallTree) {
+        counts.folded &+= 1
+        let ts = event.timestamp
+        if ts != 0 {
+            if ts > lastTime {
+                if lastTime != 0, let top = stack.last { tree.own[Int(top.node)] &+= ts &- lastTime }
+                lastTime = ts
+            }
+        } else {
+            lastTime = 0
+        }
+        if event.isExit {
+            exit(depth: event.depth, probe: event.probe, afterGap: event.followsGap, tree: tree)
+        } else {
+            enter(depth: event.depth, probe: event.probe, tree: tree)
+        }
+    }
+
+    private func enter(depth d: UInt32, probe p: UInt32, tree: CallTree) {
+        let parentDepth = stack.last?.depth ?? 0
+        if _slowPath(parentDepth != d &- 1) { resynchronise(toEnterAt: d, tree: tree) }
+        let node: Int32
+        if let i = stack.indices.last {
+            if stack[i].lastChildProbe == p {
+                node = stack[i].lastChild
+            } else {
+                node = tree.child(of: stack[i].node, probe: p)
+                stack[i].lastChildProbe = p
+                stack[i].lastChild = node
+            }
+        } else if rootChildProbe == p {
+            node = rootChild
+        } else {
+            node = tree.child(of: 0, probe: p)
+            rootChildProbe = p
+            rootChild = node
+        }
+        stack.append(Frame(node: node, depth: d, probe: p))
+    }
+
+    /// Before an enter at depth `d` that does not sit on the top of the stack (only after dropped
+    /// events): close what must have ended, and stand a placeholder in for lost ancestors.
+    private func resynchronise(toEnterAt d: UInt32, tree: CallTree) {
+        while let top = stack.last, top.depth >= d {
+            if top.isPlaceholder && top.placeholderLow < d {
+                stack[stack.count - 1].depth = d &- 1
+                return
+            }
+            close(top, tree: tree)
+        }
+        let parentDepth = stack.last?.depth ?? 0
+        if parentDepth < d &- 1 {
+            let parentNode = stack.last?.node ?? 0
+            let node = tree.child(of: parentNode, probe: ProbeRegistry.droppedProbe)
+            stack.append(Frame(node: node, depth: d &- 1, probe: ProbeRegistry.droppedProbe, placeholderLow: parentDepth &+ 1))
+        }
+    }
+
+    private func exit(depth d: UInt32, probe p: UInt32, afterGap: Bool, tree: CallTree) {
+        // Frames above d: closed by this exit. Without a gap that is misuse (the user exited an
+        // outer scope first); after a gap, their own exits were dropped.
+        while let top = stack.last, top.depth > d {
+            if top.isPlaceholder && top.placeholderLow <= d { break }
+            if !top.isPlaceholder && !afterGap { counts.implicitlyClosed &+= 1 }
+            close(top, tree: tree)
+        }
+        guard let top = stack.last else { return }  // its enter was dropped
+        if _fastPath(top.depth == d && top.probe == p && !top.isPlaceholder) {
+            close(top, tree: tree)
+        } else if top.isPlaceholder && top.placeholderLow <= d {
+            // A frame whose enter was dropped ends: the placeholder shrinks to what is still open.
+            if d == top.placeholderLow {
+                stack.removeLast()
+            } else {
+                stack[stack.count - 1].depth = d &- 1
+            }
+        } else if top.depth == d {
+            // A different frame at this depth: its exit and this frame's enter were dropped.
+            close(top, tree: tree)
+        }
+        // Otherwise this frame's enter was dropped and nothing of it is on the stack.
+    }
+
+    private func close(_ frame: Frame, tree: CallTree) {
+        stack.removeLast()
+        if !frame.isPlaceholder { tree.calls[Int(frame.node)] &+= 1 }
+    }
+
+    // MARK: Window edges and thread exit
+
+    /// Charges own time up to `time` to the frame on top, as if every open frame exited and
+    /// re-entered at `time`.
+    func split(at time: UInt64, tree: CallTree) {
+        guard time > lastTime else { return }
+        if lastTime != 0, let top = stack.last { tree.own[Int(top.node)] &+= time &- lastTime }
+        lastTime = time
+    }
+
+    /// The thread has ended: its open frames close at its last event, each counted as a call.
+    func closeAllAtThreadExit(tree: CallTree) {
+        while let top = stack.last {
+            if !top.isPlaceholder { counts.openAtThreadExit &+= 1 }
+            close(top, tree: tree)
+        }
+    }
+
+    /// The nodes of the frames open now, innermost last (placeholders excluded).
+    var openNodes: [Int32] {
+        stack.filter { !$0.isPlaceholder }.map(\.node)
+    }
+}

@@ -1,0 +1,79 @@
+import CPprof
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `PPROF_OUTPUT`: a window open from the first hook to the end of the process, written to a
+/// file when the process exits.
+///
+/// What happens, exactly:
+/// - a normal exit (`main` returns, `exit()` is called): an `atexit` handler closes the window,
+///   counting the scopes still open as calls, and writes the file atomically (a temporary file
+///   in the same folder, then a rename); one line on stderr says where, or why not;
+/// - SIGINT or SIGTERM, where the program left them at their default: a handler that only
+///   writes the signal's number to a pipe; a thread reads it, writes the file, restores the
+///   default disposition and raises the signal again, so the process ends with the status the
+///   signal gives (130, 143);
+/// - SIGINT or SIGTERM where the program had its own handler (or ignores them) when recording
+///   began: left alone; if that handler ends the process with `exit()`, the `atexit` handler
+///   writes the file;
+/// - SIGKILL, a crash, or `_exit()`: no file.
+enum ExitDump {
+    nonisolated(unsafe) private static var window: ProfileWindow?
+    nonisolated(unsafe) private static var path = ""
+    private static let done = Atomic<Bool>(false)
+
+    /// Opens the whole-run window and arranges for it to be written. Called once, while the
+    /// recorder initialises.
+    static func arm(path: String, mode: Profile.Mode) {
+        self.path = path.replacingOccurrences(of: "%p", with: String(getpid()))
+        window = ProfileWindow(Aggregator.shared.open(mode: mode))
+        atexit { ExitDump.dump() }
+        var fds: [Int32] = [-1, -1]
+        guard pipe(&fds) == 0 else { return }
+        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        var forwarded = false
+        for sig in [SIGINT, SIGTERM] where CPprof_forwardSignalIfDefault(sig, fds[1]) != 0 {
+            forwarded = true
+        }
+        guard forwarded else { return }
+        let readEnd = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+        readEnd.pointee = fds[0]
+        var thread = pthread_t()
+        if pthread_create(&thread, nil, { argument in
+            let fd = argument!.assumingMemoryBound(to: Int32.self).pointee
+            var byte: UInt8 = 0
+            while true {
+                let n = read(fd, &byte, 1)
+                if n == 1 { break }
+                if n < 0 && errno == EINTR { continue }
+                return nil
+            }
+            ExitDump.dump()
+            CPprof_restoreDefaultAndRaise(Int32(byte))
+            return nil
+        }, readEnd) == 0 {
+            pthread_detach(thread)
+        }
+    }
+
+    /// Writes the whole-run profile, once.
+    static func dump() {
+        guard let window, !done.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        let profile = window.stop(closingOpenFrames: true)
+        do {
+            try profile.write(to: path)
+            warn("wrote \(profile.mode.rawValue) profile to \(path)")
+        } catch {
+            warn("could not write the profile: \(error)")
+        }
+    }
+}
+
+extension String {
+    fileprivate func replacingOccurrences(of target: String, with replacement: String) -> String {
+        split(separator: target, omittingEmptySubsequences: false).joined(separator: replacement)
+    }
+}

@@ -1,0 +1,118 @@
+/// The result of one recording window: a calling-context tree with calls and own time per call
+/// path, ready to be written as pprof, as an fprof-style report, or as folded stacks.
+///
+/// ```swift
+/// let window = Profiler.start(mode: .fprof)
+/// runWorkload()
+/// let profile = window.stop()
+/// try profile.write(to: "workload.pb.gz")   // go tool pprof -top workload.pb.gz
+/// print(profile.report())                   // callers above, callees below, sorted by ACC
+/// ```
+public struct Profile: Sendable {
+    /// What a window records, after Erlang's three profilers.
+    ///
+    /// ```swift
+    /// let counts = Profiler.start(mode: .cprof)   // call counts only, no clock read at all
+    /// ```
+    public enum Mode: String, Sendable, CaseIterable {
+        /// Full call paths with calls and wall time (own and accumulated). The default.
+        case fprof
+        /// Flat, per function: calls and own wall time, one frame per sample.
+        case eprof
+        /// Call counts along full call paths; the hooks read no clock.
+        case cprof
+    }
+
+    /// One function of the profile: the identity of one probe (a name at a call site).
+    package struct Function: Sendable, Hashable {
+        /// The name the user gave the scope.
+        package var name: String
+        /// The qualified name where known, else `name`.
+        package var systemName: String
+        /// `#fileID` of the call site.
+        package var file: String
+        /// `#line` of the call site.
+        package var line: Int
+
+        package init(name: String, systemName: String? = nil, file: String, line: Int) {
+            self.name = name
+            self.systemName = systemName ?? name
+            self.file = file
+            self.line = line
+        }
+    }
+
+    /// One call path (a node of the calling-context tree). Its path is its own function
+    /// after those of its ancestors.
+    package struct Node: Sendable, Hashable {
+        /// Index of the parent node in `nodes`, or -1 for a root; always below this node's index.
+        package var parent: Int32
+        /// Index into `functions`.
+        package var function: Int32
+        /// Calls that completed along this path.
+        package var calls: UInt64
+        /// Time spent in this path's frame itself, children excluded, in nanoseconds.
+        package var ownNanoseconds: UInt64
+
+        package init(parent: Int32, function: Int32, calls: UInt64, ownNanoseconds: UInt64) {
+            self.parent = parent
+            self.function = function
+            self.calls = calls
+            self.ownNanoseconds = ownNanoseconds
+        }
+    }
+
+    /// What the recorder counted besides the tree: losses, misuse, and how time was measured.
+    package struct Statistics: Sendable, Hashable {
+        /// Events folded into the tree in this window.
+        package var eventsRecorded: UInt64 = 0
+        /// Events dropped because a thread's ring was full.
+        package var eventsDropped: UInt64 = 0
+        /// Exits of a token that was not open on its thread: exited twice, or after an outer
+        /// scope had already closed it. Ignored.
+        package var staleExits: UInt64 = 0
+        /// Exits of a token on a thread other than the one that entered it. Ignored.
+        package var wrongThreadExits: UInt64 = 0
+        /// Scopes closed by the exit of an enclosing scope because their own exit had not come.
+        package var implicitlyClosed: UInt64 = 0
+        /// Scopes still open when their thread ended; closed at its last event.
+        package var openAtThreadExit: UInt64 = 0
+        /// Exits, while recording, of scopes entered before recording began.
+        package var enteredBeforeRecording: UInt64 = 0
+        /// Threads that recorded at least one event in this window.
+        package var threads: Int = 0
+        /// "tsc", "monotonic" or "none" (cprof).
+        package var clockSource: String = "none"
+        /// The measured cost of one recorded enter/exit pair, in nanoseconds.
+        package var hookPairNanoseconds: Double = 0
+
+        package init() {}
+    }
+
+    /// What this profile records.
+    public let mode: Mode
+    /// When the window opened, in nanoseconds since the Unix epoch (pprof `time_nanos`).
+    public let startWallNanoseconds: UInt64
+    /// How long the window was open, in nanoseconds (pprof `duration_nanos`).
+    public let durationNanoseconds: UInt64
+
+    package var functions: [Function]
+    package var nodes: [Node]
+    package var statistics: Statistics
+
+    package init(
+        mode: Mode,
+        startWallNanoseconds: UInt64,
+        durationNanoseconds: UInt64,
+        functions: [Function],
+        nodes: [Node],
+        statistics: Statistics
+    ) {
+        self.mode = mode
+        self.startWallNanoseconds = startWallNanoseconds
+        self.durationNanoseconds = durationNanoseconds
+        self.functions = functions
+        self.nodes = nodes
+        self.statistics = statistics
+    }
+}

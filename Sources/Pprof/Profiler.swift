@@ -1,0 +1,60 @@
+import Synchronization
+
+/// Opens recording windows from code: everything the hooks record between `start` and `stop`,
+/// on every thread, becomes one `Profile`.
+///
+/// ```swift
+/// let window = Profiler.start(mode: .fprof)
+/// try handleRequests()
+/// let profile = window.stop()
+/// print(profile.report())
+/// ```
+///
+/// Several windows may be open at once (each gets exactly the time and the calls that fell
+/// inside it); recording is on while at least one is open.
+public enum Profiler {
+    /// Starts recording and returns the window to stop.
+    ///
+    /// - Parameter mode: What to record; `.fprof` (call paths, calls and wall time) by default.
+    /// - Returns: The open window; call `stop()` on it to get its profile.
+    public static func start(mode: Profile.Mode = .fprof) -> ProfileWindow {
+        Recorder.initializeIfNeeded()
+        return ProfileWindow(Aggregator.shared.open(mode: mode))
+    }
+}
+
+/// One open recording window. Stop it to get its profile; a window dropped without `stop()`
+/// stops by itself.
+///
+/// ```swift
+/// let window = Profiler.start()
+/// work()
+/// try window.stop().write(to: "work.pb.gz")
+/// ```
+public final class ProfileWindow: Sendable {
+    private let state: Mutex<(window: Aggregator.Window?, profile: Profile?)>
+
+    init(_ window: Aggregator.Window) {
+        state = Mutex((window, nil))
+    }
+
+    /// Stops recording for this window and returns what it recorded. A second call returns
+    /// the same profile.
+    public func stop() -> Profile {
+        stop(closingOpenFrames: false)
+    }
+
+    func stop(closingOpenFrames: Bool) -> Profile {
+        state.withLock { state in
+            if let profile = state.profile { return profile }
+            let profile = Aggregator.shared.close(state.window!, closingOpenFrames: closingOpenFrames)
+            state.window = nil
+            state.profile = profile
+            return profile
+        }
+    }
+
+    deinit {
+        _ = stop()
+    }
+}

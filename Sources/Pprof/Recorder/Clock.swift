@@ -1,0 +1,98 @@
+import CPprof
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The values of the recording flag that the hooks read (`CPprof_modeFlag`).
+@usableFromInline
+enum ModeFlag {
+    /// Nothing records: a hook is one load and a branch.
+    @inlinable static var off: UInt8 { 0 }
+    /// Only cprof windows are open: count calls, read no clock.
+    @inlinable static var counting: UInt8 { 1 }
+    /// Record with the time-stamp counter.
+    @inlinable static var tsc: UInt8 { 2 }
+    /// Record with CLOCK_MONOTONIC.
+    @inlinable static var monotonic: UInt8 { 3 }
+    /// Not yet initialised: the first hook takes the slow path, which reads the environment.
+    @inlinable static var uninitialized: UInt8 { 255 }
+}
+
+/// The recorder's clock: TSC ticks where the CPU keeps a constant, non-stop counter, else
+/// CLOCK_MONOTONIC nanoseconds. Events keep raw ticks; `nanoseconds(ticks:)` converts them at
+/// encode time with a ratio measured against CLOCK_MONOTONIC from start-up to now.
+@usableFromInline
+enum Clock {
+    @inlinable @inline(__always)
+    static func timestamp(_ mode: UInt8) -> UInt64 {
+        if _fastPath(mode == ModeFlag.tsc) { return CPprof_rdtsc() }
+        if mode == ModeFlag.monotonic { return CPprof_monotonicNanos() }
+        return 0
+    }
+
+    /// The flag value for timed recording on this machine (TSC or monotonic).
+    nonisolated(unsafe) static var timedMode: UInt8 = ModeFlag.monotonic
+    nonisolated(unsafe) private static var originTicks: UInt64 = 0
+    nonisolated(unsafe) private static var originNanos: UInt64 = 0
+
+    /// Chooses the clock and notes the origin. Called once, at initialisation.
+    static func configure(environment: [String: String]) {
+        let forced = environment["PPROF_CLOCK"]
+        if forced != "monotonic" && counterIsReliable() {
+            timedMode = ModeFlag.tsc
+        } else {
+            timedMode = ModeFlag.monotonic
+        }
+        originNanos = CPprof_monotonicNanos()
+        originTicks = now()
+    }
+
+    static var sourceName: String { timedMode == ModeFlag.tsc ? "tsc" : "monotonic" }
+
+    /// A timestamp in the timed mode's units.
+    static func now() -> UInt64 { timestamp(timedMode) }
+
+    /// Nanoseconds per tick, measured from start-up to now (at least 2 ms of it).
+    static func nanosecondsPerTick() -> Double {
+        if timedMode == ModeFlag.monotonic { return 1 }
+        var ticks = now()
+        var nanos = CPprof_monotonicNanos()
+        while nanos &- originNanos < 2_000_000 {
+            ticks = now()
+            nanos = CPprof_monotonicNanos()
+        }
+        return Double(nanos &- originNanos) / Double(ticks &- originTicks)
+    }
+
+    /// x86: the counter must tick at a constant rate and keep ticking in deep C-states
+    /// (`constant_tsc` and `nonstop_tsc` in /proc/cpuinfo). arm64: cntvct_el0 always does.
+    private static func counterIsReliable() -> Bool {
+        #if arch(arm64)
+        return true
+        #elseif arch(x86_64)
+        guard let info = readSmallFile("/proc/cpuinfo") else { return false }
+        guard let flags = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return false }
+        let words = Set(flags.split(separator: " "))
+        return words.contains("constant_tsc") && words.contains("nonstop_tsc")
+        #else
+        return false
+        #endif
+    }
+}
+
+/// Reads a (small, procfs) file whole; nil if it cannot be opened.
+func readSmallFile(_ path: String) -> String? {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var bytes: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n < 0 && errno == EINTR { continue }
+        if n <= 0 { break }
+        bytes.append(contentsOf: buffer[0..<n])
+    }
+    return String(decoding: bytes, as: UTF8.self)
+}

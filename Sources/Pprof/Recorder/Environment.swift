@@ -1,0 +1,53 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The environment variables the recorder reads once, at its first use.
+///
+/// - `PPROF_OUTPUT=path`: record from the first hook to exit, then write the profile there
+///   (`%p` becomes the process id).
+/// - `PPROF_MODE=fprof|eprof|cprof`: the mode of that whole-run profile (default fprof).
+/// - `PPROF_RING_EVENTS=N`: events per thread's ring, a power of two from 1024 (default 131072).
+/// - `PPROF_CLOCK=monotonic`: use CLOCK_MONOTONIC even where the TSC is usable.
+///
+/// A value that makes no sense gets one line on stderr and the default.
+struct Environment {
+    var variables: [String: String]
+    var output: String?
+    var mode: Profile.Mode = .fprof
+    var ringCapacity: Int = 1 << 17
+
+    static func read() -> Environment {
+        var variables: [String: String] = [:]
+        for name in ["PPROF_OUTPUT", "PPROF_MODE", "PPROF_RING_EVENTS", "PPROF_CLOCK"] {
+            if let value = getenv(name) { variables[name] = String(cString: value) }
+        }
+        var environment = Environment(variables: variables)
+        if let output = variables["PPROF_OUTPUT"], !output.isEmpty { environment.output = output }
+        if let mode = variables["PPROF_MODE"] {
+            if let parsed = Profile.Mode(rawValue: mode) {
+                environment.mode = parsed
+            } else {
+                warn("PPROF_MODE=\(mode) is not fprof, eprof or cprof; recording in fprof mode")
+            }
+        }
+        if let text = variables["PPROF_RING_EVENTS"] {
+            if let n = Int(text), n >= 1024, n <= 1 << 28, n & (n - 1) == 0 {
+                environment.ringCapacity = n
+            } else {
+                warn("PPROF_RING_EVENTS=\(text) is not a power of two from 1024 to 268435456; using 131072")
+            }
+        }
+        if let clock = variables["PPROF_CLOCK"], clock != "monotonic", clock != "tsc" {
+            warn("PPROF_CLOCK=\(clock) is not tsc or monotonic; choosing by the CPU")
+        }
+        return environment
+    }
+}
+
+/// One line on stderr, prefixed so the user knows who speaks.
+func warn(_ message: String) {
+    let line = "swift-pprof: \(message)\n"
+    var bytes = Array(line.utf8)
+    _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
+}

@@ -1,0 +1,63 @@
+import Synchronization
+
+/// Interns call sites (name, file, line) into small integer ids, the `probe` of every event.
+///
+/// Literal names are keyed by their addresses, so a lookup hashes three words; runtime names
+/// are keyed by their text. Either way the hooks only come here on a cache miss.
+final class ProbeRegistry: Sendable {
+    static let shared = ProbeRegistry()
+
+    /// Id 0 is never a probe (an idle token carries it); id 1 stands for frames whose events were
+    /// dropped.
+    static let droppedProbe: UInt32 = 1
+
+    private struct StaticKey: Hashable {
+        var name: UInt
+        var file: UInt
+        var line: UInt
+    }
+
+    private struct NamedKey: Hashable {
+        var name: String
+        var file: UInt
+        var line: UInt
+    }
+
+    private struct Table {
+        var functions: [Profile.Function] = [
+            Profile.Function(name: "(none)", file: "", line: 0),
+            Profile.Function(name: "(events dropped)", file: "", line: 0),
+        ]
+        var literal: [StaticKey: UInt32] = [:]
+        var named: [NamedKey: UInt32] = [:]
+    }
+
+    private let table = Mutex(Table())
+
+    func intern(_ name: StaticString, _ file: StaticString, _ line: UInt) -> UInt32 {
+        let key = StaticKey(name: ThreadState.key(name), file: ThreadState.key(file), line: line)
+        return table.withLock { table in
+            if let id = table.literal[key] { return id }
+            let id = UInt32(table.functions.count)
+            table.functions.append(Profile.Function(name: name.description, file: file.description, line: Int(line)))
+            table.literal[key] = id
+            return id
+        }
+    }
+
+    func intern(named name: String, _ file: StaticString, _ line: UInt) -> UInt32 {
+        let key = NamedKey(name: name, file: ThreadState.key(file), line: line)
+        return table.withLock { table in
+            if let id = table.named[key] { return id }
+            let id = UInt32(table.functions.count)
+            table.functions.append(Profile.Function(name: name, file: file.description, line: Int(line)))
+            table.named[key] = id
+            return id
+        }
+    }
+
+    /// Every probe so far, indexed by id.
+    func functions() -> [Profile.Function] {
+        table.withLock { $0.functions }
+    }
+}

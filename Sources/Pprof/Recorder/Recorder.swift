@@ -1,0 +1,116 @@
+import CPprof
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The hooks' slow paths and the process-wide set-up: everything a hook does that is not one
+/// event. Nothing here runs more than once per thread or per call site, except while recording
+/// a runtime-named scope.
+@usableFromInline
+enum Recorder {
+    // MARK: Set-up
+
+    private static let initialized = Atomic<Bool>(false)
+    private static let initializing = Mutex(())
+    private static let nextThreadID = Atomic<UInt32>(1)
+    /// Misuse seen on threads that have no recorder state.
+    static let threadlessWrongThreadExits = Atomic<Int>(0)
+    static let threadlessIdleExits = Atomic<Int>(0)
+
+    /// Events each thread's ring holds (a power of two; `PPROF_RING_EVENTS` sets it).
+    nonisolated(unsafe) static var ringCapacity = 1 << 17
+
+    /// Reads the environment, chooses the clock, starts the aggregator, and (with `PPROF_OUTPUT`)
+    /// opens the whole-run window. Idempotent and thread-safe.
+    static func initializeIfNeeded() {
+        if initialized.load(ordering: .acquiring) { return }
+        initializing.withLock { _ in
+            if initialized.load(ordering: .acquiring) { return }
+            let environment = Environment.read()
+            Clock.configure(environment: environment.variables)
+            ringCapacity = environment.ringCapacity
+            CPprof_installThreadExitHook(threadExitDestructor)
+            Calibration.measure()
+            Aggregator.shared.start()
+            CPprof_setMode(ModeFlag.off)
+            initialized.store(true, ordering: .releasing)
+            if let output = environment.output {
+                ExitDump.arm(path: output, mode: environment.mode)
+            }
+        }
+    }
+
+    // MARK: Threads
+
+    /// Gives the calling thread its ring and registers it with the aggregator.
+    static func registerCurrentThread() -> ThreadState? {
+        let threadID = nextThreadID.wrappingAdd(1, ordering: .relaxed).oldValue
+        guard let state = ThreadState.allocate(capacity: ringCapacity, threadID: threadID) else { return nil }
+        CPprof_setThreadState(state.base)
+        CPprof_registerThreadExit(state.base)
+        Aggregator.shared.adopt(state, kernelThreadID: CPprof_threadID())
+        return state
+    }
+
+    /// At thread exit: the thread stops using its state, then hands it to the aggregator, which
+    /// drains what is left and unmaps it.
+    private static let threadExitDestructor: @convention(c) (UnsafeMutableRawPointer?) -> Void = { raw in
+        guard let raw else { return }
+        if CPprof_getThreadState() == raw { CPprof_setThreadState(nil) }
+        ThreadState(raw).closed.pointee.store(1, ordering: .releasing)
+    }
+
+    // MARK: Hook slow paths
+
+    /// The first recorded enter of a thread (and the very first hook of the process).
+    @usableFromInline @inline(never)
+    static func enterUnregistered(_ name: StaticString, _ file: StaticString, _ line: UInt) -> Trace.Token {
+        initializeIfNeeded()
+        let mode = CPprof_mode()
+        guard mode != ModeFlag.off, let state = registerCurrentThread() else { return .idle }
+        return state.enter(probe: probe(for: state, name, file, line), mode: mode)
+    }
+
+    /// A call site this thread has not cached yet.
+    @usableFromInline @inline(never)
+    static func probe(for state: ThreadState, _ name: StaticString, _ file: StaticString, _ line: UInt) -> UInt32 {
+        let id = ProbeRegistry.shared.intern(name, file, line)
+        state.cache(probe: id, name, file, line)
+        return id
+    }
+
+    /// A recorded enter with a runtime name.
+    @usableFromInline @inline(never)
+    static func enter(named name: String, _ file: StaticString, _ line: UInt) -> Trace.Token {
+        initializeIfNeeded()
+        let mode = CPprof_mode()
+        guard mode != ModeFlag.off else { return .idle }
+        let state: ThreadState
+        if let raw = CPprof_getThreadState() {
+            state = ThreadState(raw)
+        } else if let registered = registerCurrentThread() {
+            state = registered
+        } else {
+            return .idle
+        }
+        return state.enter(probe: ProbeRegistry.shared.intern(named: name, file, line), mode: mode)
+    }
+
+    /// The exit, while recording, of a scope entered while nothing recorded.
+    @usableFromInline @inline(never)
+    static func noteIdleExit() {
+        if let raw = CPprof_getThreadState() {
+            ThreadState(raw).bump(.enteredBeforeRecording)
+        } else {
+            threadlessIdleExits.wrappingAdd(1, ordering: .relaxed)
+        }
+    }
+
+    /// The exit of a recorded token on a thread that has no recorder state: another thread's token.
+    @usableFromInline @inline(never)
+    static func noteExitWithoutState() {
+        threadlessWrongThreadExits.wrappingAdd(1, ordering: .relaxed)
+    }
+}

@@ -1,0 +1,250 @@
+import CPprof
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The recorder state of one thread: a header followed by its single-producer single-consumer
+/// ring of events, in one `mmap`ed block.
+///
+/// ```
+///  offset  what                                         written by      read by
+///  ------  -------------------------------------------  --------------  ------------------
+///       0  depth u32, seq u32, threadID u32, gap u32     producer        producer
+///      16  head Int (next slot), limit Int (tail+cap)    producer        producer
+///      32  mask Int                                      registration    producer, consumer
+///      64  publishedHead  Atomic<Int> (release)          producer        consumer (acquire)
+///     128  tail           Atomic<Int> (release)          consumer        producer (acquire)
+///     136  closed         Atomic<Int> (release)          thread exit     consumer (acquire)
+///     192  counters: dropped, staleExits, wrongThread,   producer        consumer (relaxed)
+///          enteredBeforeRecording  (Atomic<Int> each)
+///     256  openSeq [UInt32 x 1024]: seq of the open      producer        producer
+///          scope at each depth, to reject stale tokens
+///    4352  probe cache [256 x (name, file, line, id)]    producer        producer
+///   16384  events [Event x capacity]                     producer        consumer
+/// ```
+///
+/// The producer publishes each event with a release store of `publishedHead`; the consumer
+/// reads up to it with an acquire load and frees space with a release store of `tail`. The
+/// producer refreshes its cached `limit` from `tail` only when the ring looks full, so a
+/// recorded event costs two plain stores and one release store (a plain `mov` on x86).
+@frozen @usableFromInline
+struct ThreadState: @unchecked Sendable {
+    @usableFromInline let base: UnsafeMutableRawPointer
+
+    @inlinable @inline(__always)
+    init(_ base: UnsafeMutableRawPointer) {
+        self.base = base
+    }
+
+    // MARK: Allocation
+
+    /// Maps a header and a ring of `capacity` events (a power of two); nil if mmap fails.
+    static func allocate(capacity: Int, threadID: UInt32) -> ThreadState? {
+        guard let mapped = mmap(nil, mappedBytes(capacity: capacity), PROT_READ | PROT_WRITE,
+                                MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+            mapped != MAP_FAILED
+        else { return nil }
+        let state = ThreadState(mapped)
+        state.publishedHead.initialize(to: Atomic(0))
+        state.tail.initialize(to: Atomic(0))
+        state.closed.initialize(to: Atomic(0))
+        for counter in Counter.allCases { state.counter(counter).initialize(to: Atomic(0)) }
+        state.mask = capacity - 1
+        state.limit = capacity
+        state.threadID = threadID
+        return state
+    }
+
+    static func mappedBytes(capacity: Int) -> Int {
+        headerSize + capacity * MemoryLayout<Event>.stride
+    }
+
+    /// Unmaps the block; the state must not be used again.
+    func deallocate() {
+        munmap(base, ThreadState.mappedBytes(capacity: capacity))
+    }
+
+    // MARK: Layout
+
+    @inlinable static var headerSize: Int { 16384 }
+    @inlinable static var trackedDepths: UInt32 { 1024 }
+    @inlinable static var probeCacheSlots: Int { 256 }
+    @inlinable static var openSeqOffset: Int { 256 }
+    @inlinable static var probeCacheOffset: Int { 4352 }
+
+    // MARK: Producer-private fields (plain memory: only the owning thread touches them)
+
+    @inlinable var depth: UInt32 {
+        @inline(__always) get { base.load(fromByteOffset: 0, as: UInt32.self) }
+        @inline(__always) nonmutating set { base.storeBytes(of: newValue, toByteOffset: 0, as: UInt32.self) }
+    }
+
+    @inlinable var seq: UInt32 {
+        @inline(__always) get { base.load(fromByteOffset: 4, as: UInt32.self) }
+        @inline(__always) nonmutating set { base.storeBytes(of: newValue, toByteOffset: 4, as: UInt32.self) }
+    }
+
+    /// The thread's serial number, never 0 (0 marks an idle token).
+    @inlinable var threadID: UInt32 {
+        @inline(__always) get { base.load(fromByteOffset: 8, as: UInt32.self) }
+        @inline(__always) nonmutating set { base.storeBytes(of: newValue, toByteOffset: 8, as: UInt32.self) }
+    }
+
+    /// Set when an event was dropped; carried as the gap bit of the next event written.
+    @inlinable var gap: UInt64 {
+        @inline(__always) get { UInt64(base.load(fromByteOffset: 12, as: UInt32.self)) << 61 }
+        @inline(__always) nonmutating set {
+            base.storeBytes(of: UInt32(truncatingIfNeeded: newValue >> 61), toByteOffset: 12, as: UInt32.self)
+        }
+    }
+
+    @inlinable var head: Int {
+        @inline(__always) get { base.load(fromByteOffset: 16, as: Int.self) }
+        @inline(__always) nonmutating set { base.storeBytes(of: newValue, toByteOffset: 16, as: Int.self) }
+    }
+
+    @inlinable var limit: Int {
+        @inline(__always) get { base.load(fromByteOffset: 24, as: Int.self) }
+        @inline(__always) nonmutating set { base.storeBytes(of: newValue, toByteOffset: 24, as: Int.self) }
+    }
+
+    @inlinable var mask: Int {
+        @inline(__always) get { base.load(fromByteOffset: 32, as: Int.self) }
+        @inline(__always) nonmutating set { base.storeBytes(of: newValue, toByteOffset: 32, as: Int.self) }
+    }
+
+    @inlinable var capacity: Int { mask &+ 1 }
+
+    // MARK: Shared fields (atomics)
+
+    @inlinable var publishedHead: UnsafeMutablePointer<Atomic<Int>> {
+        @inline(__always) get { (base + 64).assumingMemoryBound(to: Atomic<Int>.self) }
+    }
+
+    @inlinable var tail: UnsafeMutablePointer<Atomic<Int>> {
+        @inline(__always) get { (base + 128).assumingMemoryBound(to: Atomic<Int>.self) }
+    }
+
+    var closed: UnsafeMutablePointer<Atomic<Int>> { (base + 136).assumingMemoryBound(to: Atomic<Int>.self) }
+
+    /// Producer-written monotone counters, read by the aggregator.
+    @usableFromInline
+    enum Counter: Int, CaseIterable {
+        case dropped = 0, staleExits, wrongThreadExits, enteredBeforeRecording
+    }
+
+    @inlinable @inline(__always)
+    func counter(_ which: Counter) -> UnsafeMutablePointer<Atomic<Int>> {
+        (base + 192 + 8 &* which.rawValue).assumingMemoryBound(to: Atomic<Int>.self)
+    }
+
+    /// Raises a counter. Only the owning thread writes it, so a load and a store suffice.
+    @inlinable @inline(__always)
+    func bump(_ which: Counter) {
+        let c = counter(which)
+        c.pointee.store(c.pointee.load(ordering: .relaxed) &+ 1, ordering: .relaxed)
+    }
+
+    @inlinable var events: UnsafeMutablePointer<Event> {
+        @inline(__always) get { (base + ThreadState.headerSize).assumingMemoryBound(to: Event.self) }
+    }
+
+    @inlinable @inline(__always)
+    func openSeq(at depth: UInt32) -> UnsafeMutablePointer<UInt32> {
+        (base + ThreadState.openSeqOffset).assumingMemoryBound(to: UInt32.self) + Int(depth)
+    }
+
+    // MARK: The ring
+
+    /// Appends one event, or drops it (counted, and flagged on the next event) when the ring is full.
+    @inlinable @inline(__always)
+    func push(timestamp: UInt64, word: UInt64) {
+        let h = head
+        if _slowPath(h == limit) {
+            guard refreshLimit() else { return }
+        }
+        events[h & mask] = Event(timestamp: timestamp, word: word | gap)
+        gap = 0
+        head = h &+ 1
+        publishedHead.pointee.store(h &+ 1, ordering: .releasing)
+    }
+
+    /// Re-reads the consumer's tail; returns false (and records the drop) if the ring is still full.
+    @usableFromInline @inline(never)
+    func refreshLimit() -> Bool {
+        let newLimit = tail.pointee.load(ordering: .acquiring) &+ capacity
+        limit = newLimit
+        if head == newLimit {
+            bump(.dropped)
+            gap = Event.gapBit
+            return false
+        }
+        return true
+    }
+
+    // MARK: Enter and exit
+
+    @inlinable @inline(__always)
+    func enter(probe: UInt32, mode: UInt8) -> Trace.Token {
+        let d = depth &+ 1
+        depth = d
+        let s = seq &+ 1
+        seq = s
+        if d < ThreadState.trackedDepths { openSeq(at: d).pointee = s }
+        // The clock is read last, so the bookkeeping above counts to the caller, not the scope.
+        let ts = Clock.timestamp(mode)
+        push(timestamp: ts, word: Event.word(probe: probe, depth: d, exit: false))
+        return Trace.Token(probe: probe, depth: d, seq: s, thread: threadID)
+    }
+
+    @inlinable @inline(__always)
+    func exit(_ token: Trace.Token, timestamp: UInt64) {
+        guard _fastPath(threadID == token.thread) else {
+            bump(.wrongThreadExits)
+            return
+        }
+        let d = token.depth
+        guard _fastPath(d <= depth && (d >= ThreadState.trackedDepths || openSeq(at: d).pointee == token.seq)) else {
+            bump(.staleExits)
+            return
+        }
+        // Scopes above d that are still open are closed by this exit; the aggregator counts them.
+        depth = d &- 1
+        push(timestamp: timestamp, word: Event.word(probe: token.probe, depth: d, exit: true))
+    }
+
+    // MARK: Probe cache
+
+    @inlinable @inline(__always)
+    static func key(_ s: StaticString) -> UInt {
+        s.hasPointerRepresentation ? UInt(bitPattern: s.utf8Start) : UInt(s.unicodeScalar.value) | (1 << 63)
+    }
+
+    @inlinable @inline(__always)
+    func probeSlot(name: UInt, line: UInt) -> UnsafeMutablePointer<UInt> {
+        let index = Int(truncatingIfNeeded: (name &>> 3) ^ (line &* 0x9E37_79B9)) & (ThreadState.probeCacheSlots - 1)
+        return (base + ThreadState.probeCacheOffset).assumingMemoryBound(to: UInt.self) + index &* 4
+    }
+
+    /// The probe id cached for this call site, or 0.
+    @inlinable @inline(__always)
+    func cachedProbe(_ name: StaticString, _ file: StaticString, _ line: UInt) -> UInt32 {
+        let n = ThreadState.key(name)
+        let slot = probeSlot(name: n, line: line)
+        if _fastPath(slot[0] == n && slot[2] == line && slot[1] == ThreadState.key(file)) {
+            return UInt32(truncatingIfNeeded: slot[3])
+        }
+        return 0
+    }
+
+    func cache(probe: UInt32, _ name: StaticString, _ file: StaticString, _ line: UInt) {
+        let n = ThreadState.key(name)
+        let slot = probeSlot(name: n, line: line)
+        slot[0] = n
+        slot[1] = ThreadState.key(file)
+        slot[2] = line
+        slot[3] = UInt(probe)
+    }
+}

@@ -1,0 +1,4 @@
+// Replaced by Profile+Write.swift.
+extension Profile {
+    public func write(to path: String) throws {}
+}

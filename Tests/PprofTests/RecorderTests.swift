@@ -1,0 +1,252 @@
+import Foundation
+import PprofSecondModule
+import Testing
+
+@testable import Pprof
+
+@inline(never)
+func recurse(_ n: Int) {
+    Trace.scope("recurse") {
+        if n > 0 { recurse(n - 1) }
+    }
+}
+
+struct Failure: Error {}
+
+/// Tests that drive the process-wide recorder through the public hooks. They run one at a time:
+/// a window sees every thread's events.
+@Suite(.serialized)
+struct RecorderTests {
+    @Test func nestedScopesGiveExactCountsPerPath() {
+        let window = Profiler.start()
+        for _ in 0..<100 {
+            let t = Trace.enter("nest.outer")
+            for _ in 0..<3 { Trace.scope("nest.inner") {} }
+            Trace.scope("nest.other") { Trace.scope("nest.inner") {} }
+            Trace.exit(t)
+        }
+        let paths = PathTable(window.stop())
+        #expect(paths.calls["nest.outer"] == 100)
+        #expect(paths.calls["nest.outer;nest.inner"] == 300)
+        #expect(paths.calls["nest.outer;nest.other"] == 100)
+        #expect(paths.calls["nest.outer;nest.other;nest.inner"] == 100)
+        #expect(paths.calls["nest.inner"] == nil)
+    }
+
+    @Test func recursionGivesOnePathPerDepth() {
+        let window = Profiler.start()
+        for _ in 0..<10 { recurse(5) }
+        let paths = PathTable(window.stop())
+        for depth in 1...6 {
+            let path = Array(repeating: "recurse", count: depth).joined(separator: ";")
+            #expect(paths.calls[path] == 10, "depth \(depth)")
+        }
+        #expect(paths.calls[Array(repeating: "recurse", count: 7).joined(separator: ";")] == nil)
+    }
+
+    @Test func runtimeNamesAreDistinctProbes() {
+        let window = Profiler.start()
+        for i in 0..<30 {
+            Trace.scope(named: "named.\(i % 3)") {
+                let t = Trace.enter(named: "named.leaf")
+                Trace.exit(t)
+            }
+        }
+        let paths = PathTable(window.stop())
+        for i in 0..<3 {
+            #expect(paths.calls["named.\(i)"] == 10)
+            #expect(paths.calls["named.\(i);named.leaf"] == 10)
+        }
+    }
+
+    @Test func manyThreadsEachCountExactly() {
+        let window = Profiler.start()
+        onThreads(12) { _ in
+            for _ in 0..<500 {
+                Trace.scope("mt.outer") {
+                    for _ in 0..<4 { Trace.scope("mt.inner") {} }
+                }
+            }
+        }
+        let profile = window.stop()
+        let paths = PathTable(profile)
+        #expect(paths.calls["mt.outer"] == 12 * 500)
+        #expect(paths.calls["mt.outer;mt.inner"] == 12 * 500 * 4)
+        #expect(profile.statistics.threads >= 12)
+        #expect(profile.statistics.eventsDropped == 0)
+    }
+
+    @Test func threadChurnLosesNothingAndFreesRings() {
+        let window = Profiler.start()
+        for _ in 0..<25 {
+            onThreads(8) { _ in
+                for _ in 0..<10 { Trace.scope("churn.work") { Trace.scope("churn.leaf") {} } }
+            }
+        }
+        let paths = PathTable(window.stop())
+        #expect(paths.calls["churn.work"] == 200 * 10)
+        #expect(paths.calls["churn.work;churn.leaf"] == 200 * 10)
+        // Every churned thread has ended and was retired by the close's drain.
+        #expect(Aggregator.shared.liveThreads < 200)
+    }
+
+    @Test func aThreadEndingInsideScopesClosesThemAndCountsIt() {
+        let window = Profiler.start()
+        onThreads(4) { _ in
+            _ = Trace.enter("orphan.outer")
+            _ = Trace.enter("orphan.inner")
+        }
+        let profile = window.stop()
+        let paths = PathTable(profile)
+        #expect(paths.calls["orphan.outer"] == 4)
+        #expect(paths.calls["orphan.outer;orphan.inner"] == 4)
+        #expect(profile.statistics.openAtThreadExit == 8)
+    }
+
+    @Test func misuseIsCountedAndNeverCorruptsOtherPaths() throws {
+        let window = Profiler.start()
+        // A token exited twice.
+        let twice = Trace.enter("misuse.twice")
+        Trace.exit(twice)
+        Trace.exit(twice)
+        // A stale token whose depth is now another scope's.
+        let first = Trace.enter("misuse.first")
+        Trace.exit(first)
+        let second = Trace.enter("misuse.second")
+        Trace.exit(first)
+        Trace.exit(second)
+        // Out of order: the outer exit closes the inner; the inner's own exit is then stale.
+        let outer = Trace.enter("misuse.outer")
+        let inner = Trace.enter("misuse.inner")
+        Trace.exit(outer)
+        Trace.exit(inner)
+        // On another thread.
+        let foreign = Trace.enter("misuse.foreign")
+        onThreads(1) { _ in Trace.exit(foreign) }
+        Trace.exit(foreign)
+        // An error thrown through a scope.
+        #expect(throws: Failure.self) { try Trace.scope("misuse.throws") { throw Failure() } }
+        // Nothing of the above leaks into a clean path after it.
+        Trace.scope("misuse.clean") { Trace.scope("misuse.child") {} }
+        let profile = window.stop()
+        let paths = PathTable(profile)
+        #expect(paths.calls["misuse.twice"] == 1)
+        #expect(paths.calls["misuse.first"] == 1)
+        #expect(paths.calls["misuse.second"] == 1)
+        #expect(paths.calls["misuse.outer"] == 1)
+        #expect(paths.calls["misuse.outer;misuse.inner"] == 1)
+        #expect(paths.calls["misuse.foreign"] == 1)
+        #expect(paths.calls["misuse.throws"] == 1)
+        #expect(paths.calls["misuse.clean"] == 1)
+        #expect(paths.calls["misuse.clean;misuse.child"] == 1)
+        #expect(paths.calls.keys.filter { $0.hasPrefix("misuse.clean") }.count == 2)
+        #expect(profile.statistics.staleExits == 3)
+        #expect(profile.statistics.implicitlyClosed == 1)
+        #expect(profile.statistics.wrongThreadExits == 1)
+    }
+
+    @Test func scopesOpenBeforeRecordingAreCountedNotMisplaced() {
+        let before = Trace.enter("early.outer")
+        #expect(before == Trace.Token.idle)
+        let window = Profiler.start()
+        Trace.scope("early.inner") {}
+        Trace.exit(before)
+        let profile = window.stop()
+        let paths = PathTable(profile)
+        #expect(paths.calls["early.inner"] == 1)
+        #expect(paths.calls["early.outer"] == nil)
+        #expect(profile.statistics.enteredBeforeRecording == 1)
+    }
+
+    @Test func idleHooksRecordNothing() {
+        let token = Trace.enter("idle.scope")
+        #expect(token == Trace.Token.idle)
+        Trace.exit(token)
+        let window = Profiler.start()
+        let paths = PathTable(window.stop())
+        #expect(paths.calls["idle.scope"] == nil)
+    }
+
+    @Test func busyWaitsOfKnownLengthGiveOwnTimeWithinFivePercent() {
+        let window = Profiler.start()
+        for _ in 0..<10 {
+            Trace.scope("busy.parent") {
+                spin(nanoseconds: 2_000_000)
+                Trace.scope("busy.child") { spin(nanoseconds: 3_000_000) }
+            }
+        }
+        let profile = window.stop()
+        let paths = PathTable(profile)
+        let parentOwn = Double(paths.own["busy.parent"] ?? 0)
+        let childOwn = Double(paths.own["busy.parent;busy.child"] ?? 0)
+        #expect(abs(parentOwn - 20e6) / 20e6 < 0.05, "parent own \(parentOwn)")
+        #expect(abs(childOwn - 30e6) / 30e6 < 0.05, "child own \(childOwn)")
+        let accumulated = Double(paths.accumulated("busy.parent"))
+        #expect(abs(accumulated - 50e6) / 50e6 < 0.05, "accumulated \(accumulated)")
+        #expect(accumulated >= childOwn + parentOwn)
+        #expect(Double(profile.durationNanoseconds) >= accumulated)
+    }
+
+    @Test func overlappingWindowsEachHoldExactlyTheirOwnWork() {
+        let first = Profiler.start()
+        Trace.scope("overlap.a") {}
+        let second = Profiler.start()
+        Trace.scope("overlap.b") {}
+        let firstPaths = PathTable(first.stop())
+        Trace.scope("overlap.c") {}
+        let secondPaths = PathTable(second.stop())
+        #expect(firstPaths.calls["overlap.a"] == 1)
+        #expect(firstPaths.calls["overlap.b"] == 1)
+        #expect(firstPaths.calls["overlap.c"] == nil)
+        #expect(secondPaths.calls["overlap.a"] == nil)
+        #expect(secondPaths.calls["overlap.b"] == 1)
+        #expect(secondPaths.calls["overlap.c"] == 1)
+    }
+
+    @Test func aWindowHoldsOnlyTheTimeThatPassedInsideIt() {
+        let outer = Profiler.start(mode: .cprof)  // keeps recording on across the edges
+        let t = Trace.enter("edge.scope")
+        spin(nanoseconds: 20_000_000)
+        let window = Profiler.start()
+        spin(nanoseconds: 30_000_000)
+        let inside = PathTable(window.stop())
+        spin(nanoseconds: 10_000_000)
+        Trace.exit(t)
+        _ = outer.stop()
+        let own = Double(inside.own["edge.scope"] ?? 0)
+        #expect(abs(own - 30e6) / 30e6 < 0.05, "own \(own)")
+        // The call is counted in the window in which it exits, not this one.
+        #expect(inside.calls["edge.scope"] == 0)
+    }
+
+    @Test func eprofIsFlatAndCprofReadsNoClock() {
+        let flat = Profiler.start(mode: .eprof)
+        for _ in 0..<5 { Trace.scope("modes.outer") { Trace.scope("modes.inner") {} } }
+        Trace.scope("modes.inner") {}
+        let eprof = flat.stop()
+        let eprofPaths = PathTable(eprof)
+        #expect(eprof.mode == .eprof)
+        #expect(eprofPaths.calls["modes.outer"] == 5)
+        #expect(eprofPaths.calls["modes.inner"] == 6)
+        #expect(eprofPaths.calls["modes.outer;modes.inner"] == nil)
+
+        let counts = Profiler.start(mode: .cprof)
+        #expect(CPprofModeForTests() == ModeFlag.counting)
+        for _ in 0..<5 { Trace.scope("modes.outer") { Trace.scope("modes.inner") {} } }
+        let cprof = counts.stop()
+        let cprofPaths = PathTable(cprof)
+        #expect(cprofPaths.calls["modes.outer;modes.inner"] == 5)
+        #expect(cprofPaths.own.values.allSatisfy { $0 == 0 })
+        #expect(cprof.statistics.clockSource == "none")
+    }
+
+    @Test func hooksFromAnotherModuleShareTheThreadState() {
+        let window = Profiler.start()
+        secondModuleWorkload(outer: 7, inner: 3)
+        Trace.scope("second.local") { secondModuleWorkload(outer: 1, inner: 1) }
+        let paths = PathTable(window.stop())
+        #expect(paths.calls["second.outer"] == 7)
+        #expect(paths.calls["second.outer;second.inner"] == 21)
+        #expect(paths.calls["second.local;second.outer;second.inner"] == 1)
+    }
+}

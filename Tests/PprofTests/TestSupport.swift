@@ -1,0 +1,62 @@
+import Foundation
+@testable import Pprof
+
+/// Calls, own nanoseconds, per call path ("outer;inner"), read straight from a Profile.
+struct PathTable {
+    var calls: [String: UInt64] = [:]
+    var own: [String: UInt64] = [:]
+
+    init(_ profile: Profile) {
+        var names: [String] = []
+        for node in profile.nodes {
+            let name = profile.functions[Int(node.function)].name
+            let path = node.parent < 0 ? name : names[Int(node.parent)] + ";" + name
+            names.append(path)
+            calls[path, default: 0] += node.calls
+            own[path, default: 0] += node.ownNanoseconds
+        }
+    }
+
+    /// Own time of the path and every path below it.
+    func accumulated(_ path: String) -> UInt64 {
+        own.filter { $0.key == path || $0.key.hasPrefix(path + ";") }.values.reduce(0, +)
+    }
+}
+
+/// Runs `body(i)` on `count` new threads at once and waits for all of them.
+func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
+    var handles: [pthread_t] = []
+    for i in 0..<count {
+        let box = Unmanaged.passRetained(Box { body(i) })
+        var handle = pthread_t()
+        let result = pthread_create(&handle, nil, { raw in
+            let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
+            box.body()
+            return nil
+        }, box.toOpaque())
+        precondition(result == 0)
+        handles.append(handle)
+    }
+    for handle in handles { pthread_join(handle, nil) }
+}
+
+private final class Box: @unchecked Sendable {
+    let body: () -> Void
+    init(_ body: @escaping () -> Void) { self.body = body }
+}
+
+/// Spins for `nanoseconds` of CLOCK_MONOTONIC: a busy-wait of known length.
+@inline(never)
+func spin(nanoseconds: UInt64) {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    let start = UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    while true {
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        if UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec) - start >= nanoseconds { return }
+    }
+}
+
+import CPprof
+
+func CPprofModeForTests() -> UInt8 { CPprof_mode() }
