@@ -167,23 +167,29 @@ struct RecorderTests {
         #expect(paths.calls["idle.scope"] == nil)
     }
 
+    /// Own time against busy-waits of known length. Each wait's real length is measured
+    /// inside the scope too, because on a shared VM the thread may be preempted as a wait ends.
     @Test func busyWaitsOfKnownLengthGiveOwnTimeWithinFivePercent() {
+        var parentSpins: UInt64 = 0
+        var childSpins: UInt64 = 0
         let window = Profiler.start()
         for _ in 0..<10 {
             Trace.scope("busy.parent") {
-                spin(nanoseconds: 2_000_000)
-                Trace.scope("busy.child") { spin(nanoseconds: 3_000_000) }
+                parentSpins += spin(nanoseconds: 2_000_000)
+                Trace.scope("busy.child") { childSpins += spin(nanoseconds: 3_000_000) }
             }
         }
         let profile = window.stop()
         let paths = PathTable(profile)
         let parentOwn = Double(paths.own["busy.parent"] ?? 0)
         let childOwn = Double(paths.own["busy.parent;busy.child"] ?? 0)
-        #expect(abs(parentOwn - 20e6) / 20e6 < 0.05, "parent own \(parentOwn)")
-        #expect(abs(childOwn - 30e6) / 30e6 < 0.05, "child own \(childOwn)")
+        #expect(parentOwn >= 20e6 && childOwn >= 30e6)
+        #expect(abs(parentOwn - Double(parentSpins)) / Double(parentSpins) < 0.05, "parent own \(parentOwn)")
+        #expect(abs(childOwn - Double(childSpins)) / Double(childSpins) < 0.05, "child own \(childOwn)")
         let accumulated = Double(paths.accumulated("busy.parent"))
-        #expect(abs(accumulated - 50e6) / 50e6 < 0.05, "accumulated \(accumulated)")
-        #expect(accumulated >= childOwn + parentOwn)
+        let spins = Double(parentSpins + childSpins)
+        #expect(abs(accumulated - spins) / spins < 0.05, "accumulated \(accumulated)")
+        #expect(accumulated == childOwn + parentOwn)
         #expect(Double(profile.durationNanoseconds) >= accumulated)
     }
 
@@ -209,12 +215,16 @@ struct RecorderTests {
         spin(nanoseconds: 20_000_000)
         let window = Profiler.start()
         spin(nanoseconds: 30_000_000)
-        let inside = PathTable(window.stop())
+        let profile = window.stop()
+        let inside = PathTable(profile)
         spin(nanoseconds: 10_000_000)
         Trace.exit(t)
         _ = outer.stop()
+        // The scope was open for the whole window, so its own time is the window's length.
         let own = Double(inside.own["edge.scope"] ?? 0)
-        #expect(abs(own - 30e6) / 30e6 < 0.05, "own \(own)")
+        let duration = Double(profile.durationNanoseconds)
+        #expect(own >= 30e6)
+        #expect(abs(own - duration) / duration < 0.05, "own \(own), window \(duration)")
         // The call is counted in the window in which it exits, not this one.
         #expect(inside.calls["edge.scope"] == 0)
     }

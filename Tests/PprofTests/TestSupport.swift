@@ -45,15 +45,17 @@ private final class Box: @unchecked Sendable {
     init(_ body: @escaping () -> Void) { self.body = body }
 }
 
-/// Spins for `nanoseconds` of CLOCK_MONOTONIC: a busy-wait of known length.
-@inline(never)
-func spin(nanoseconds: UInt64) {
+/// Spins for `nanoseconds` of CLOCK_MONOTONIC: a busy-wait of known length. Returns how long it
+/// really took (more, if the thread was preempted at its end).
+@inline(never) @discardableResult
+func spin(nanoseconds: UInt64) -> UInt64 {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
     let start = UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
     while true {
         clock_gettime(CLOCK_MONOTONIC, &ts)
-        if UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec) - start >= nanoseconds { return }
+        let elapsed = UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec) - start
+        if elapsed >= nanoseconds { return elapsed }
     }
 }
 

@@ -131,9 +131,7 @@ final class Aggregator: @unchecked Sendable {
                 continue
             }
             let closed = state.closed.pointee.load(ordering: .acquiring) != 0
-            let before = folder.counts.folded
-            drainRing(of: folder, state: state)
-            if folder.counts.folded != before {
+            if folder.drain(into: tree) != 0 {
                 for window in windows { window.threadsSeen.insert(folder.threadID) }
             }
             if closed {
@@ -144,19 +142,6 @@ final class Aggregator: @unchecked Sendable {
                 index += 1
             }
         }
-    }
-
-    private func drainRing(of folder: ThreadFolder, state: ThreadState) {
-        let head = state.publishedHead.pointee.load(ordering: .acquiring)
-        var tail = state.tail.pointee.load(ordering: .relaxed)
-        guard tail != head else { return }
-        let events = state.events
-        let mask = state.mask
-        while tail != head {
-            folder.fold(events[tail & mask], into: tree)
-            tail &+= 1
-        }
-        state.tail.pointee.store(tail, ordering: .releasing)
     }
 
     private func retire(_ folder: ThreadFolder, state: ThreadState) {

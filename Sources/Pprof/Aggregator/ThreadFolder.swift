@@ -7,11 +7,11 @@
 /// A call is counted when its frame closes.
 ///
 /// Without dropped events the producer guarantees that every enter is one deeper than the top
-/// of the stack and every exit closes a frame on it. After a gap (the ring was full), events
-/// are missing, and the depth and probe carried by each event resynchronise the stack: frames
-/// whose exits were lost are closed (and counted) when a later event shows they must have
-/// ended, and frames whose enters were lost are represented by one `(events dropped)`
-/// placeholder frame, so no frame is ever hung on a parent it did not have.
+/// of the stack and every exit closes a frame on it. Where events were dropped (the ring was
+/// full), a marker carries the gap's low-water depth: open frames above it were closed in the
+/// gap (each counted as a call, its time up to the marker), frames at or below it are the same
+/// as before. Frames entered in the gap and still open are represented by one
+/// `(events dropped)` placeholder frame, so no frame is ever hung on a parent it did not have.
 final class ThreadFolder {
     struct Frame {
         var node: Int32
@@ -29,7 +29,10 @@ final class ThreadFolder {
 
     /// Monotone counts the folder keeps (the producer keeps the others in its ring header).
     struct Counts {
+        /// Hook events folded (markers excluded).
         var folded: UInt64 = 0
+        /// Markers: runs of dropped events.
+        var gaps: UInt64 = 0
         var implicitlyClosed: UInt64 = 0
         var openAtThreadExit: UInt64 = 0
     }
@@ -56,7 +59,6 @@ final class ThreadFolder {
     // MARK: Folding
 
     func fold(_ event: Event, into tree: CallTree) {
-        counts.folded &+= 1
         let ts = event.timestamp
         if ts != 0 {
             if ts > lastTime {
@@ -66,16 +68,39 @@ final class ThreadFolder {
         } else {
             lastTime = 0
         }
+        if _slowPath(event.isMarker) {
+            counts.gaps &+= 1
+            closeFramesAbove(event.depth, tree: tree)
+            return
+        }
+        counts.folded &+= 1
         if event.isExit {
-            exit(depth: event.depth, probe: event.probe, afterGap: event.followsGap, tree: tree)
+            exit(depth: event.depth, probe: event.probe, tree: tree)
         } else {
             enter(depth: event.depth, probe: event.probe, tree: tree)
         }
     }
 
+    /// Drains the folder's ring into `tree`; returns how many events it folded.
+    @discardableResult
+    func drain(into tree: CallTree) -> Int {
+        guard let state else { return 0 }
+        let head = state.publishedHead.pointee.load(ordering: .acquiring)
+        var tail = state.tail.pointee.load(ordering: .relaxed)
+        let start = tail
+        let events = state.events
+        let mask = state.mask
+        while tail != head {
+            fold(events[tail & mask], into: tree)
+            tail &+= 1
+        }
+        if tail != start { state.tail.pointee.store(tail, ordering: .releasing) }
+        return tail &- start
+    }
+
     private func enter(depth d: UInt32, probe p: UInt32, tree: CallTree) {
         let parentDepth = stack.last?.depth ?? 0
-        if _slowPath(parentDepth != d &- 1) { resynchronise(toEnterAt: d, tree: tree) }
+        if _slowPath(parentDepth != d &- 1) { makeRoom(forEnterAt: d, tree: tree) }
         let node: Int32
         if let i = stack.indices.last {
             if stack[i].lastChildProbe == p {
@@ -95,47 +120,50 @@ final class ThreadFolder {
         stack.append(Frame(node: node, depth: d, probe: p))
     }
 
-    /// Before an enter at depth `d` that does not sit on the top of the stack (only after dropped
-    /// events): close what must have ended, and stand a placeholder in for lost ancestors.
-    private func resynchronise(toEnterAt d: UInt32, tree: CallTree) {
-        while let top = stack.last, top.depth >= d {
-            if top.isPlaceholder && top.placeholderLow < d {
-                stack[stack.count - 1].depth = d &- 1
+    /// A gap ended: frames above `lowWater` were closed while events were dropped.
+    private func closeFramesAbove(_ lowWater: UInt32, tree: CallTree) {
+        while let top = stack.last, top.depth > lowWater {
+            if top.isPlaceholder && top.placeholderLow <= lowWater {
+                stack[stack.count - 1].depth = lowWater
                 return
             }
             close(top, tree: tree)
         }
-        let parentDepth = stack.last?.depth ?? 0
-        if parentDepth < d &- 1 {
-            let parentNode = stack.last?.node ?? 0
-            let node = tree.child(of: parentNode, probe: ProbeRegistry.droppedProbe)
-            stack.append(Frame(node: node, depth: d &- 1, probe: ProbeRegistry.droppedProbe, placeholderLow: parentDepth &+ 1))
-        }
     }
 
-    private func exit(depth d: UInt32, probe p: UInt32, afterGap: Bool, tree: CallTree) {
-        // Frames above d: closed by this exit. Without a gap that is misuse (the user exited an
-        // outer scope first); after a gap, their own exits were dropped.
+    /// An enter at depth `d` that does not sit on the top of the stack: the first one after a
+    /// gap, whose ancestors above the low-water mark were entered while events were dropped.
+    private func makeRoom(forEnterAt d: UInt32, tree: CallTree) {
+        closeFramesAbove(d &- 1, tree: tree)
+        let parentDepth = stack.last?.depth ?? 0
+        guard parentDepth < d &- 1 else { return }
+        if let top = stack.last, top.isPlaceholder {
+            stack[stack.count - 1].depth = d &- 1
+            return
+        }
+        let node = tree.child(of: stack.last?.node ?? 0, probe: ProbeRegistry.droppedProbe)
+        stack.append(Frame(node: node, depth: d &- 1, probe: ProbeRegistry.droppedProbe, placeholderLow: parentDepth &+ 1))
+    }
+
+    private func exit(depth d: UInt32, probe p: UInt32, tree: CallTree) {
+        // Frames above d are closed by this exit: the user exited an outer scope first.
         while let top = stack.last, top.depth > d {
             if top.isPlaceholder && top.placeholderLow <= d { break }
-            if !top.isPlaceholder && !afterGap { counts.implicitlyClosed &+= 1 }
+            if !top.isPlaceholder { counts.implicitlyClosed &+= 1 }
             close(top, tree: tree)
         }
-        guard let top = stack.last else { return }  // its enter was dropped
+        guard let top = stack.last else { return }
         if _fastPath(top.depth == d && top.probe == p && !top.isPlaceholder) {
             close(top, tree: tree)
-        } else if top.isPlaceholder && top.placeholderLow <= d {
-            // A frame whose enter was dropped ends: the placeholder shrinks to what is still open.
+        } else if top.isPlaceholder && top.placeholderLow <= d && d <= top.depth {
+            // A frame entered in a gap ends: the placeholder shrinks to what is still open.
             if d == top.placeholderLow {
                 stack.removeLast()
             } else {
                 stack[stack.count - 1].depth = d &- 1
             }
-        } else if top.depth == d {
-            // A different frame at this depth: its exit and this frame's enter were dropped.
-            close(top, tree: tree)
         }
-        // Otherwise this frame's enter was dropped and nothing of it is on the stack.
+        // Otherwise the frame was entered in a gap below a placeholder-free stack: nothing to close.
     }
 
     private func close(_ frame: Frame, tree: CallTree) {

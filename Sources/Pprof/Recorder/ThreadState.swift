@@ -11,9 +11,10 @@ import Glibc
 /// ```
 ///  offset  what                                         written by      read by
 ///  ------  -------------------------------------------  --------------  ------------------
-///       0  depth u32, seq u32, threadID u32, gap u32     producer        producer
+///       0  depth u32, seq u32, threadID u32, gapPending  producer        producer
 ///      16  head Int (next slot), limit Int (tail+cap)    producer        producer
 ///      32  mask Int                                      registration    producer, consumer
+///      40  gapLow u32: low-water depth of the drop run   producer        producer
 ///      64  publishedHead  Atomic<Int> (release)          producer        consumer (acquire)
 ///     128  tail           Atomic<Int> (release)          consumer        producer (acquire)
 ///     136  closed         Atomic<Int> (release)          thread exit     consumer (acquire)
@@ -29,6 +30,10 @@ import Glibc
 /// reads up to it with an acquire load and frees space with a release store of `tail`. The
 /// producer refreshes its cached `limit` from `tail` only when the ring looks full, so a
 /// recorded event costs two plain stores and one release store (a plain `mov` on x86).
+///
+/// A full ring drops the event, counts it, and notes how shallow the thread went while
+/// dropping; the first event kept afterwards is preceded by a marker carrying that depth (see
+/// `Event`), so the aggregator knows exactly which of its open frames the gap touched.
 @frozen @usableFromInline
 struct ThreadState: @unchecked Sendable {
     @usableFromInline let base: UnsafeMutableRawPointer
@@ -92,12 +97,16 @@ struct ThreadState: @unchecked Sendable {
         @inline(__always) nonmutating set { base.storeBytes(of: newValue, toByteOffset: 8, as: UInt32.self) }
     }
 
-    /// Set when an event was dropped; carried as the gap bit of the next event written.
-    @inlinable var gap: UInt64 {
-        @inline(__always) get { UInt64(base.load(fromByteOffset: 12, as: UInt32.self)) << 61 }
-        @inline(__always) nonmutating set {
-            base.storeBytes(of: UInt32(truncatingIfNeeded: newValue >> 61), toByteOffset: 12, as: UInt32.self)
-        }
+    /// Whether events were dropped since the last one written (a marker must come first).
+    var gapPending: Bool {
+        get { base.load(fromByteOffset: 12, as: UInt32.self) != 0 }
+        nonmutating set { base.storeBytes(of: newValue ? 1 : 0, toByteOffset: 12, as: UInt32.self) }
+    }
+
+    /// The shallowest depth the thread returned to while dropping.
+    var gapLow: UInt32 {
+        get { base.load(fromByteOffset: 40, as: UInt32.self) }
+        nonmutating set { base.storeBytes(of: newValue, toByteOffset: 40, as: UInt32.self) }
     }
 
     @inlinable var head: Int {
@@ -158,30 +167,43 @@ struct ThreadState: @unchecked Sendable {
 
     // MARK: The ring
 
-    /// Appends one event, or drops it (counted, and flagged on the next event) when the ring is full.
+    /// Appends one event, or drops it (counted) when the ring is full.
     @inlinable @inline(__always)
     func push(timestamp: UInt64, word: UInt64) {
         let h = head
         if _slowPath(h == limit) {
-            guard refreshLimit() else { return }
+            pushSlow(timestamp: timestamp, word: word)
+            return
         }
-        events[h & mask] = Event(timestamp: timestamp, word: word | gap)
-        gap = 0
+        events[h & mask] = Event(timestamp: timestamp, word: word)
         head = h &+ 1
         publishedHead.pointee.store(h &+ 1, ordering: .releasing)
     }
 
-    /// Re-reads the consumer's tail; returns false (and records the drop) if the ring is still full.
+    /// The ring looked full, or a drop run is pending: re-read the consumer's tail, then write
+    /// the marker and the event, or drop the event.
     @usableFromInline @inline(never)
-    func refreshLimit() -> Bool {
-        let newLimit = tail.pointee.load(ordering: .acquiring) &+ capacity
-        limit = newLimit
-        if head == newLimit {
+    func pushSlow(timestamp: UInt64, word: UInt64) {
+        var h = head
+        let needed = gapPending ? 2 : 1
+        limit = tail.pointee.load(ordering: .acquiring) &+ capacity
+        guard limit &- h >= needed else {
             bump(.dropped)
-            gap = Event.gapBit
-            return false
+            // An enter or an exit at depth d leaves every frame at depth d-1 and below untouched.
+            let low = Event(timestamp: timestamp, word: word).depth &- 1
+            gapLow = gapPending ? min(gapLow, low) : low
+            gapPending = true
+            limit = h  // stay on this path until the marker is written
+            return
         }
-        return true
+        if gapPending {
+            events[h & mask] = Event.marker(timestamp: timestamp, lowWater: gapLow)
+            h &+= 1
+            gapPending = false
+        }
+        events[h & mask] = Event(timestamp: timestamp, word: word)
+        head = h &+ 1
+        publishedHead.pointee.store(h &+ 1, ordering: .releasing)
     }
 
     // MARK: Enter and exit

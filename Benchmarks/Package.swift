@@ -1,0 +1,45 @@
+// swift-tools-version:6.1
+
+import PackageDescription
+
+// The benchmarks of swift-pprof, in their own package so that users of `Pprof` never build
+// ordo-one/benchmark and its malloc interposer.
+//
+//   swift package benchmark --target HookCost     # ordo-one/benchmark: wall clock + mallocs
+//   swift run -c release hook-ratios              # the ratios the issue asks for, in one run
+// A path dependency's identity is its folder's name (`swift-pprof` in a usual clone, something
+// else in a CI work tree), so it is read from the parent folder rather than spelled out.
+let pprofPackage = Context.packageDirectory.split(separator: "/").dropLast().last.map { String($0).lowercased() }
+    ?? "swift-pprof"
+
+let package = Package(
+    name: "swift-pprof-benchmarks",
+    dependencies: [
+        .package(path: "../"),
+        .package(url: "https://github.com/ordo-one/benchmark", exact: "1.38.1", traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        // The baseline: a raw rdtsc (cntvct_el0 on arm64) through a static inline C function,
+        // the same instruction the recorder's clock reads; and an opaque sink for hook-ratios.
+        .target(name: "CBaseline"),
+        .executableTarget(
+            name: "HookCost",
+            dependencies: [
+                "CBaseline",
+                .product(name: "Pprof", package: pprofPackage),
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/HookCost",
+            plugins: [
+                .plugin(name: "BenchmarkPlugin", package: "benchmark")
+            ]
+        ),
+        .executableTarget(
+            name: "hook-ratios",
+            dependencies: [
+                "CBaseline",
+                .product(name: "Pprof", package: pprofPackage),
+            ]
+        ),
+    ]
+)

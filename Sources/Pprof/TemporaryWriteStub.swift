@@ -1,4 +1,0 @@
-// Replaced by Profile+Write.swift.
-extension Profile {
-    public func write(to path: String) throws {}
-}
