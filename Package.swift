@@ -15,6 +15,9 @@ let package = Package(
         ),
         .default(enabledTraits: []),
     ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+    ],
     targets: [
         // The C shim: the thread-local pointer (initial-exec, defined once), the recording flag,
         // the clocks, and the ELF build id.
@@ -35,7 +38,14 @@ let package = Package(
         ),
         .executableTarget(
             name: "pprof-demo",
-            dependencies: ["Pprof"]
+            dependencies: ["Pprof", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        // A program with known call counts, run as a child process by the tests of PPROF_OUTPUT
+        // and of signals.
+        .executableTarget(
+            name: "pprof-fixture",
+            dependencies: ["Pprof"],
+            path: "Tests/PprofFixture"
         ),
         // A second module that calls the hooks through their inlinable bodies, as a user's
         // module does: the thread-local pointer must be the same slot in both.
@@ -46,7 +56,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PprofTests",
-            dependencies: ["Pprof", "PprofSecondModule"]
+            dependencies: ["Pprof", "PprofSecondModule", "pprof-fixture"]
         ),
     ]
 )

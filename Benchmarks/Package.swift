@@ -7,9 +7,11 @@ import PackageDescription
 //
 //   swift package benchmark --target HookCost     # ordo-one/benchmark: wall clock + mallocs
 //   swift run -c release hook-ratios              # the ratios the issue asks for, in one run
+
 // A path dependency's identity is its folder's name (`swift-pprof` in a usual clone, something
 // else in a CI work tree), so it is read from the parent folder rather than spelled out.
-let pprofPackage = Context.packageDirectory.split(separator: "/").dropLast().last.map { String($0).lowercased() }
+let pprofPackage =
+    Context.packageDirectory.split(separator: "/").dropLast().last.map { String($0).lowercased() }
     ?? "swift-pprof"
 
 let package = Package(
@@ -22,10 +24,16 @@ let package = Package(
         // The baseline: a raw rdtsc (cntvct_el0 on arm64) through a static inline C function,
         // the same instruction the recorder's clock reads; and an opaque sink for hook-ratios.
         .target(name: "CBaseline"),
+        // Reads the recording thread's drop counter, so that every figure comes with its drops.
+        .target(
+            name: "HookSupport",
+            dependencies: [.product(name: "Pprof", package: pprofPackage)]
+        ),
         .executableTarget(
             name: "HookCost",
             dependencies: [
                 "CBaseline",
+                "HookSupport",
                 .product(name: "Pprof", package: pprofPackage),
                 .product(name: "Benchmark", package: "benchmark"),
             ],
@@ -38,6 +46,7 @@ let package = Package(
             name: "hook-ratios",
             dependencies: [
                 "CBaseline",
+                "HookSupport",
                 .product(name: "Pprof", package: pprofPackage),
             ]
         ),

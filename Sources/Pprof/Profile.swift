@@ -96,6 +96,11 @@ public struct Profile: Sendable {
     /// How long the window was open, in nanoseconds (pprof `duration_nanos`).
     public let durationNanoseconds: UInt64
 
+    /// Hook events folded into this profile.
+    public var eventsRecorded: UInt64 { statistics.eventsRecorded }
+    /// Hook events lost because a thread's ring was full (also in the comments and the report).
+    public var eventsDropped: UInt64 { statistics.eventsDropped }
+
     package var functions: [Function]
     package var nodes: [Node]
     package var statistics: Statistics

@@ -141,8 +141,15 @@ public enum Trace {
         _ body: () throws -> R
     ) rethrows -> R {
         let token = enter(name, file: file, line: line)
-        defer { exit(token) }
-        return try body()
+        // Explicit exits rather than `defer`: the optimizer then inlines the exit reliably.
+        do {
+            let result = try body()
+            exit(token)
+            return result
+        } catch {
+            exit(token)
+            throw error
+        }
     }
 
     /// Runs `body` inside a scope whose name is known only at run time. See `enter(named:)`.

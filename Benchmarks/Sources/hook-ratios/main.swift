@@ -1,15 +1,21 @@
 // hook-ratios: what a Trace hook pair costs, as a ratio to a raw rdtsc pair measured in the
 // same run.
 //
-// The loops (each one iteration = one pair and one call of an opaque sink) are timed in
-// interleaved rounds with CLOCK_MONOTONIC; a loop's net cost is its time per iteration minus the
-// empty loop's. Targets: recorded pair <= 1.2 x rdtsc pair, idle pair <= 0.08 x rdtsc pair.
+// Every loop does one thing per iteration plus one call of an opaque C sink; its net cost is its
+// time per iteration minus the empty loop's. The loops are timed in interleaved rounds (a
+// different order each round) with CLOCK_MONOTONIC, and each figure is the median (and the
+// minimum) over the rounds. Targets: recorded pair <= 1.2 x rdtsc pair, idle pair <= 0.08 x.
+//
+// A recording loop runs inside a window of its own, opened just before it and stopped just
+// after it, outside the timed region: `stop()` folds what is left, so each timed batch starts
+// with an empty ring, and the ring (PPROF_RING_EVENTS, 4194304 here unless set) holds a whole
+// batch (2 events per pair) even if the aggregator never ran. Drops are counted and printed.
 //
 //   swift run -c release hook-ratios [--rounds 30] [--iterations 2000000] [--ring 4194304]
-//   swift run -c release hook-ratios --only recorded --iterations N    # one loop, for strace
+//   swift run -c release hook-ratios --only recorded --iterations N    # one loop (syscalls.sh)
 
 import CBaseline
-import CPprof
+import HookSupport
 import Pprof
 
 #if canImport(Glibc)
@@ -21,7 +27,6 @@ import Glibc
 struct Options {
     var rounds = 30
     var iterations = 2_000_000
-    /// Events per thread's ring; set through PPROF_RING_EVENTS unless the environment sets it.
     var ring = 4_194_304
     var only: Loop?
 
@@ -49,9 +54,17 @@ struct Options {
                 }
                 options.only = loop
             case "--help", "-h":
-                print("usage: hook-ratios [--rounds R] [--iterations N] [--ring EVENTS] [--only LOOP]")
+                print(
+                    """
+                    usage: hook-ratios [--rounds R] [--iterations N] [--ring EVENTS] [--only LOOP]
+                      --rounds      interleaved rounds (default 30)
+                      --iterations  iterations per loop and round (default 2000000; named: N/32)
+                      --ring        PPROF_RING_EVENTS, unless the environment sets it (default 4194304)
+                      --only        run one loop only: \(Loop.allCases.map(\.rawValue).joined(separator: ", "))
+                    """
+                )
                 exit(0)
-            default: fail("unknown argument \(argument)")
+            default: fail("unknown argument \(argument) (--help lists them)")
             }
         }
         return options
@@ -66,9 +79,10 @@ func fail(_ message: String) -> Never {
 
 // MARK: The loops
 //
-// Out of line, so that each is one stretch of machine code to read with objdump (the symbols
-// contain `emptyLoop`, `rdtscLoop`, `pairLoop`, `scopeLoop`, `namedLoop`). The recorded and the
-// idle pair run the same function: only the recording flag differs.
+// Out of line, so that each is one stretch of machine code to read with objdump (their symbols
+// contain emptyLoop, rdtscLoop, pairLoop, deferLoop, scopeLoop, namedLoop). The recorded and the
+// idle pair run the same function: only the recording flag differs. The sink is an out-of-line C
+// function, so the optimizer must assume it reads and writes every global, the flag included.
 
 @inline(never)
 func emptyLoop(_ n: Int) {
@@ -95,6 +109,16 @@ func pairLoop(_ n: Int) {
     }
 }
 
+/// The documented way to pair them: `defer` runs the exit at the end of each iteration.
+@inline(never)
+func deferLoop(_ n: Int) {
+    for i in 0..<n {
+        let t = Trace.enter("bench")
+        defer { Trace.exit(t) }
+        CBaseline_sink(UInt64(truncatingIfNeeded: i))
+    }
+}
+
 @inline(never)
 func scopeLoop(_ n: Int) {
     for i in 0..<n {
@@ -111,8 +135,11 @@ func namedLoop(_ n: Int, _ name: String) {
     }
 }
 
+/// A runtime name, made at run time so that it is a real String and not a literal's constant.
+let runtimeName = "bench \(CommandLine.arguments.count)"
+
 enum Loop: String, CaseIterable {
-    case empty, rdtsc, recorded, idle, scope, named
+    case empty, rdtsc, recorded, idle, deferred, scope, named
 
     var title: String {
         switch self {
@@ -120,12 +147,13 @@ enum Loop: String, CaseIterable {
         case .rdtsc: "rdtsc pair (C shim)"
         case .recorded: "recorded pair"
         case .idle: "idle pair"
+        case .deferred: "recorded defer pair"
         case .scope: "recorded scope"
         case .named: "named pair"
         }
     }
 
-    var records: Bool { self == .recorded || self == .scope || self == .named }
+    var records: Bool { self != .empty && self != .rdtsc && self != .idle }
 
     /// The runtime-named path takes a lock per enter: fewer iterations keep a round short.
     func iterations(_ n: Int) -> Int { self == .named ? max(1, n / 32) : n }
@@ -135,50 +163,36 @@ enum Loop: String, CaseIterable {
         case .empty: emptyLoop(n)
         case .rdtsc: rdtscLoop(n)
         case .recorded, .idle: pairLoop(n)
+        case .deferred: deferLoop(n)
         case .scope: scopeLoop(n)
-        case .named: namedLoop(n, namedProbe)
+        case .named: namedLoop(n, runtimeName)
         }
-    }
-}
-
-/// A runtime name, made at run time so that it is a real String (not a literal's constant).
-let namedProbe = "bench \(CommandLine.arguments.count)"
-
-// MARK: Drops
-
-/// The calling thread's recorder counters, read from its state block (`ThreadState` in
-/// Sources/Pprof/Recorder/ThreadState.swift documents the layout: mask at 32, the dropped counter
-/// at 192). `Profile.statistics` is package-internal and the public `report()` / `pprof()` are not
-/// there yet; this reads the producer's own counter instead, and refuses to answer if the layout
-/// does not look as documented (the mask must be the ring size we asked for).
-struct RingCounters {
-    let ring: Int
-
-    /// Events this thread has dropped since it registered, or nil if that cannot be read.
-    func dropped() -> Int? {
-        guard let base = CPprof_getThreadState() else { return 0 }  // never recorded: nothing dropped
-        let mask = base.load(fromByteOffset: 32, as: Int.self)
-        guard mask == ring - 1 else { return nil }
-        return base.load(fromByteOffset: 192, as: Int.self)
     }
 }
 
 // MARK: Measurement
 
-/// Time of `n` iterations of `loop`, in nanoseconds per iteration; recording loops run inside a
-/// window of their own (opened and stopped outside the timed region).
-func measure(_ loop: Loop, _ n: Int, drops: inout Int?, counters: RingCounters) -> Double {
+struct Measurement {
+    /// Nanoseconds per iteration.
+    var nanoseconds: Double
+    /// Events dropped during the timed loop; nil if the counter could not be read.
+    var dropped: Int?
+    /// The recording flag inside the window (2 = TSC clock, 3 = CLOCK_MONOTONIC), 0 outside.
+    var flag: UInt8
+}
+
+func measure(_ loop: Loop, _ n: Int, _ counters: RingCounters) -> Measurement {
     let count = loop.iterations(n)
-    var window: ProfileWindow?
-    if loop.records { window = Profiler.start(mode: .fprof) }
+    let window = loop.records ? Profiler.start(mode: .fprof) : nil
+    let flag = RingCounters.flag
     let before = counters.dropped()
     let start = CBaseline_monotonicNanos()
     loop.run(count)
     let end = CBaseline_monotonicNanos()
     let after = counters.dropped()
-    if let window { _ = window.stop() }
-    if let before, let after, drops != nil { drops! += after - before } else { drops = nil }
-    return Double(end - start) / Double(count)
+    _ = window?.stop()
+    let dropped = before.flatMap { b in after.map { $0 - b } }
+    return Measurement(nanoseconds: Double(end - start) / Double(count), dropped: dropped, flag: flag)
 }
 
 func median(_ values: [Double]) -> Double {
@@ -186,96 +200,101 @@ func median(_ values: [Double]) -> Double {
     return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
 }
 
-func format(_ value: Double, _ width: Int = 8, _ decimals: Int = 2) -> String {
-    var text = String(Int((abs(value) * pow(10, Double(decimals))).rounded()))
-    while text.count <= decimals { text = "0" + text }
-    text.insert(".", at: text.index(text.endIndex, offsetBy: -decimals))
-    if value < 0 { text = "-" + text }
+func format(_ value: Double, _ width: Int = 0, decimals: Int = 2) -> String {
+    let scale = pow(10, Double(decimals))
+    var digits = String(Int((abs(value) * scale).rounded()))
+    while digits.count <= decimals { digits = "0" + digits }
+    digits.insert(".", at: digits.index(digits.endIndex, offsetBy: -decimals))
+    let text = (value < 0 ? "-" : "") + digits
     return String(repeating: " ", count: max(0, width - text.count)) + text
 }
+
+func pad(_ text: String, _ width: Int) -> String {
+    text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
+}
+
+func describe(_ dropped: Int?) -> String { dropped.map(String.init) ?? "unknown (ring layout changed)" }
 
 // MARK: Main
 
 let options = Options.parse(CommandLine.arguments.dropFirst())
-// Before the first hook or window, which reads it once.
-setenv("PPROF_RING_EVENTS", String(options.ring), 0)
-let ring = Int(String(cString: getenv("PPROF_RING_EVENTS"))) ?? options.ring
-let counters = RingCounters(ring: ring)
+let counters = RingCounters(ring: RingCounters.configure(events: options.ring))
 
 if let loop = options.only {
-    // One loop only, `rounds` times: for `strace -c`, whose count must not grow with N.
-    var drops: Int? = 0
     var best = Double.infinity
+    var dropped: Int? = 0
     for _ in 0..<options.rounds {
-        best = min(best, measure(loop, options.iterations, drops: &drops, counters: counters))
+        let m = measure(loop, options.iterations, counters)
+        best = min(best, m.nanoseconds)
+        dropped = dropped.flatMap { d in m.dropped.map { d + $0 } }
     }
-    print("\(loop.title): \(format(best, 0)) ns per iteration (best of \(options.rounds) x \(loop.iterations(options.iterations))), dropped \(drops.map(String.init) ?? "unknown")")
+    print(
+        "\(loop.title): \(format(best)) ns per iteration (best of \(options.rounds) x "
+            + "\(loop.iterations(options.iterations))), dropped \(describe(dropped))"
+    )
     exit(0)
 }
 
-let loops: [Loop] = [.empty, .rdtsc, .recorded, .idle, .scope, .named]
+let loops = Loop.allCases
 var samples: [Loop: [Double]] = [:]
-var recordedDrops: Int? = 0
-var otherDrops: Int? = 0
+var dropped: [Loop: Int?] = [:]
+var flag: UInt8 = 0
 
-// Warm-up: registers the thread, maps the ring and faults in its pages, fills the probe cache.
-for loop in loops {
-    var ignored: Int? = 0
-    _ = measure(loop, options.iterations, drops: &ignored, counters: counters)
-}
+// Warm-up: registers the thread, maps the ring and faults its pages in, fills the probe cache.
+for loop in loops { _ = measure(loop, options.iterations, counters) }
 
 for round in 0..<options.rounds {
-    // A different order each round, so that no loop always follows the same neighbour.
     let offset = round % loops.count
     for loop in loops[offset...] + loops[..<offset] {
-        var drops: Int? = 0
-        let ns = measure(loop, options.iterations, drops: &drops, counters: counters)
-        samples[loop, default: []].append(ns)
-        if loop == .recorded {
-            if let d = drops, recordedDrops != nil { recordedDrops! += d } else { recordedDrops = nil }
-        } else if let d = drops, otherDrops != nil {
-            otherDrops! += d
-        } else {
-            otherDrops = nil
-        }
+        let m = measure(loop, options.iterations, counters)
+        samples[loop, default: []].append(m.nanoseconds)
+        let sofar = dropped[loop] ?? 0
+        dropped[loop] = sofar.flatMap { d in m.dropped.map { d + $0 } }
+        if loop == .recorded { flag = m.flag }
     }
 }
 
-let medianOf = loops.reduce(into: [Loop: Double]()) { $0[$1] = median(samples[$1]!) }
-let minOf = loops.reduce(into: [Loop: Double]()) { $0[$1] = samples[$1]!.min()! }
+let medians = loops.reduce(into: [Loop: Double]()) { $0[$1] = median(samples[$1]!) }
+let minima = loops.reduce(into: [Loop: Double]()) { $0[$1] = samples[$1]!.min()! }
+func net(_ loop: Loop, _ table: [Loop: Double]) -> Double { table[loop]! - table[.empty]! }
 
 var system = utsname()
 _ = uname(&system)
-let machine = withUnsafeBytes(of: &system.machine) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+let machine = withUnsafeBytes(of: &system.machine) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+let clock =
+    switch flag {
+    case 2: "tsc"
+    case 3: "CLOCK_MONOTONIC (not the TSC: the ratio compares different clocks)"
+    default: "flag \(flag)"
+    }
 
-print("hook-ratios: \(options.rounds) interleaved rounds, \(options.iterations) iterations per loop and round (named: \(Loop.named.iterations(options.iterations))), ring \(ring) events, \(machine), \(sysconf(Int32(_SC_NPROCESSORS_ONLN))) CPUs")
+print(
+    "hook-ratios: \(options.rounds) interleaved rounds x \(options.iterations) iterations per loop "
+        + "(named: \(Loop.named.iterations(options.iterations))); ring \(counters.ring) events; "
+        + "recorder clock \(clock); \(machine), \(sysconf(Int32(_SC_NPROCESSORS_ONLN))) CPUs"
+)
 print("")
-print("loop                      median ns/it    min ns/it   net median   net min")
+print("loop                  median ns/it   min ns/it   net median    net min    dropped")
 for loop in loops {
-    let netMedian = medianOf[loop]! - medianOf[.empty]!
-    let netMin = minOf[loop]! - minOf[.empty]!
-    let net = loop == .empty ? "           -         -" : "\(format(netMedian, 12))\(format(netMin, 10))"
-    print("\(loop.title.padding(26))\(format(medianOf[loop]!, 12))\(format(minOf[loop]!, 13))\(net)")
+    let nets =
+        loop == .empty ? "           -          -" : format(net(loop, medians), 13) + format(net(loop, minima), 11)
+    let drops = loop.records ? describe(dropped[loop] ?? 0) : "-"
+    print(pad(loop.title, 20) + format(medians[loop]!, 14) + format(minima[loop]!, 12) + nets + "    " + drops)
 }
 
-let rdtscNet = medianOf[.rdtsc]! - medianOf[.empty]!
-let recordedNet = medianOf[.recorded]! - medianOf[.empty]!
-let idleNet = medianOf[.idle]! - medianOf[.empty]!
-let rdtscNetMin = minOf[.rdtsc]! - minOf[.empty]!
-let recordedRatio = recordedNet / rdtscNet
-let idleRatio = idleNet / rdtscNet
-let recordedRatioMin = (minOf[.recorded]! - minOf[.empty]!) / rdtscNetMin
-let idleRatioMin = (minOf[.idle]! - minOf[.empty]!) / rdtscNetMin
-
+let recordedRatio = net(.recorded, medians) / net(.rdtsc, medians)
+let idleRatio = net(.idle, medians) / net(.rdtsc, medians)
+let recordedRatioMin = net(.recorded, minima) / net(.rdtsc, minima)
+let idleRatioMin = net(.idle, minima) / net(.rdtsc, minima)
 func verdict(_ ratio: Double, _ limit: Double) -> String { ratio <= limit ? "met" : "NOT met" }
 
 print("")
-print("recorded pair / rdtsc pair: \(format(recordedRatio, 0, 3)) (medians), \(format(recordedRatioMin, 0, 3)) (minima); target <= 1.2: \(verdict(recordedRatio, 1.2))")
-print("idle pair / rdtsc pair:     \(format(idleRatio, 0, 3)) (medians), \(format(idleRatioMin, 0, 3)) (minima); target <= 0.08: \(verdict(idleRatio, 0.08))")
-print("events dropped during the recorded loop: \(recordedDrops.map(String.init) ?? "unknown (ring layout changed)"); during the other recording loops: \(otherDrops.map(String.init) ?? "unknown")")
-
-extension String {
-    func padding(_ width: Int) -> String {
-        count >= width ? self : self + String(repeating: " ", count: width - count)
-    }
-}
+print(
+    "recorded pair / rdtsc pair: \(format(recordedRatio, decimals: 3)) (medians), "
+        + "\(format(recordedRatioMin, decimals: 3)) (minima); target <= 1.2: \(verdict(recordedRatio, 1.2))"
+)
+print(
+    "idle pair / rdtsc pair:     \(format(idleRatio, decimals: 3)) (medians), "
+        + "\(format(idleRatioMin, decimals: 3)) (minima); target <= 0.08: \(verdict(idleRatio, 0.08))"
+)
+print("events dropped during the recorded loop: \(describe(dropped[.recorded] ?? 0))")

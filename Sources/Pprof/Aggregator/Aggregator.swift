@@ -118,11 +118,12 @@ final class Aggregator: @unchecked Sendable {
 
     /// Folds everything the rings hold now. Call with `lock` held.
     private func drain() {
-        let adopted = pendingLock.withLock { () -> [ThreadFolder] in
-            defer { pending.removeAll(keepingCapacity: true) }
-            return pending
+        pendingLock.withLock {
+            if !pending.isEmpty {
+                folders.append(contentsOf: pending)
+                pending.removeAll(keepingCapacity: true)
+            }
         }
-        folders.append(contentsOf: adopted)
         var index = 0
         while index < folders.count {
             let folder = folders[index]

@@ -42,12 +42,13 @@ final class ThreadFolder {
     /// The ring this folder drains; nil for a folder fed directly (tests, benchmarks).
     let state: ThreadState?
 
-    private(set) var stack: [Frame] = []
-    private var rootChildProbe: UInt32 = 0
-    private var rootChild: Int32 = -1
+    // Only the aggregator's thread touches these, under its lock: no runtime exclusivity checks.
+    @exclusivity(unchecked) private(set) var stack: [Frame] = []
+    @exclusivity(unchecked) private var rootChildProbe: UInt32 = 0
+    @exclusivity(unchecked) private var rootChild: Int32 = -1
     /// The timestamp up to which own time has been charged; 0 when unknown.
-    private(set) var lastTime: UInt64 = 0
-    private(set) var counts = Counts()
+    @exclusivity(unchecked) private(set) var lastTime: UInt64 = 0
+    @exclusivity(unchecked) private(set) var counts = Counts()
 
     init(threadID: UInt32, kernelThreadID: Int64 = 0, state: ThreadState? = nil) {
         self.threadID = threadID
@@ -85,7 +86,7 @@ final class ThreadFolder {
     @discardableResult
     func drain(into tree: CallTree) -> Int {
         guard let state else { return 0 }
-        let head = state.publishedHead.pointee.load(ordering: .acquiring)
+        let head = state.head.pointee.load(ordering: .acquiring)
         var tail = state.tail.pointee.load(ordering: .relaxed)
         let start = tail
         let events = state.events

@@ -23,7 +23,7 @@ enum Calibration {
             }
             let end = Clock.timestamp(mode)
             best = min(best, Double(end &- start) / Double(pairs))
-            state.tail.pointee.store(state.head, ordering: .releasing)
+            state.tail.pointee.store(state.head.pointee.load(ordering: .relaxed), ordering: .releasing)
         }
         pairTicks = best
     }

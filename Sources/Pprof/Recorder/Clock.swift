@@ -27,8 +27,14 @@ enum Clock {
     @inlinable @inline(__always)
     static func timestamp(_ mode: UInt8) -> UInt64 {
         if _fastPath(mode == ModeFlag.tsc) { return CPprof_rdtsc() }
-        if mode == ModeFlag.monotonic { return CPprof_monotonicNanos() }
+        if mode == ModeFlag.monotonic { return monotonic() }
         return 0
+    }
+
+    /// Out of line, so that the inlined hooks stay small where the TSC is used.
+    @usableFromInline @inline(never)
+    static func monotonic() -> UInt64 {
+        CPprof_monotonicNanos()
     }
 
     /// The flag value for timed recording on this machine (TSC or monotonic).

@@ -34,11 +34,14 @@ enum Recorder {
             CPprof_installThreadExitHook(threadExitDestructor)
             Calibration.measure()
             Aggregator.shared.start()
-            CPprof_setMode(ModeFlag.off)
-            initialized.store(true, ordering: .releasing)
+            // The flag goes from "uninitialised" straight to its real value: were it off for a
+            // moment before the whole-run window opened, other threads' hooks would be lost.
             if let output = environment.output {
                 ExitDump.arm(path: output, mode: environment.mode)
+            } else {
+                CPprof_setMode(ModeFlag.off)
             }
+            initialized.store(true, ordering: .releasing)
         }
     }
 

@@ -12,10 +12,10 @@ import Glibc
 ///  offset  what                                         written by      read by
 ///  ------  -------------------------------------------  --------------  ------------------
 ///       0  depth u32, seq u32, threadID u32, gapPending  producer        producer
-///      16  head Int (next slot), limit Int (tail+cap)    producer        producer
+///      24  limit Int (tail + capacity, cached)           producer        producer
 ///      32  mask Int                                      registration    producer, consumer
 ///      40  gapLow u32: low-water depth of the drop run   producer        producer
-///      64  publishedHead  Atomic<Int> (release)          producer        consumer (acquire)
+///      64  head           Atomic<Int> (release)          producer        consumer (acquire)
 ///     128  tail           Atomic<Int> (release)          consumer        producer (acquire)
 ///     136  closed         Atomic<Int> (release)          thread exit     consumer (acquire)
 ///     192  counters: dropped, staleExits, wrongThread,   producer        consumer (relaxed)
@@ -26,7 +26,8 @@ import Glibc
 ///   16384  events [Event x capacity]                     producer        consumer
 /// ```
 ///
-/// The producer publishes each event with a release store of `publishedHead`; the consumer
+/// The producer publishes each event with a release store of `head` (it alone writes it, so it
+/// reads it back with a relaxed load); the consumer
 /// reads up to it with an acquire load and frees space with a release store of `tail`. The
 /// producer refreshes its cached `limit` from `tail` only when the ring looks full, so a
 /// recorded event costs two plain stores and one release store (a plain `mov` on x86).
@@ -52,7 +53,7 @@ struct ThreadState: @unchecked Sendable {
             mapped != MAP_FAILED
         else { return nil }
         let state = ThreadState(mapped)
-        state.publishedHead.initialize(to: Atomic(0))
+        state.head.initialize(to: Atomic(0))
         state.tail.initialize(to: Atomic(0))
         state.closed.initialize(to: Atomic(0))
         for counter in Counter.allCases { state.counter(counter).initialize(to: Atomic(0)) }
@@ -109,11 +110,6 @@ struct ThreadState: @unchecked Sendable {
         nonmutating set { base.storeBytes(of: newValue, toByteOffset: 40, as: UInt32.self) }
     }
 
-    @inlinable var head: Int {
-        @inline(__always) get { base.load(fromByteOffset: 16, as: Int.self) }
-        @inline(__always) nonmutating set { base.storeBytes(of: newValue, toByteOffset: 16, as: Int.self) }
-    }
-
     @inlinable var limit: Int {
         @inline(__always) get { base.load(fromByteOffset: 24, as: Int.self) }
         @inline(__always) nonmutating set { base.storeBytes(of: newValue, toByteOffset: 24, as: Int.self) }
@@ -128,7 +124,7 @@ struct ThreadState: @unchecked Sendable {
 
     // MARK: Shared fields (atomics)
 
-    @inlinable var publishedHead: UnsafeMutablePointer<Atomic<Int>> {
+    @inlinable var head: UnsafeMutablePointer<Atomic<Int>> {
         @inline(__always) get { (base + 64).assumingMemoryBound(to: Atomic<Int>.self) }
     }
 
@@ -170,21 +166,20 @@ struct ThreadState: @unchecked Sendable {
     /// Appends one event, or drops it (counted) when the ring is full.
     @inlinable @inline(__always)
     func push(timestamp: UInt64, word: UInt64) {
-        let h = head
+        let h = head.pointee.load(ordering: .relaxed)
         if _slowPath(h == limit) {
             pushSlow(timestamp: timestamp, word: word)
             return
         }
         events[h & mask] = Event(timestamp: timestamp, word: word)
-        head = h &+ 1
-        publishedHead.pointee.store(h &+ 1, ordering: .releasing)
+        head.pointee.store(h &+ 1, ordering: .releasing)
     }
 
     /// The ring looked full, or a drop run is pending: re-read the consumer's tail, then write
     /// the marker and the event, or drop the event.
     @usableFromInline @inline(never)
     func pushSlow(timestamp: UInt64, word: UInt64) {
-        var h = head
+        var h = head.pointee.load(ordering: .relaxed)
         let needed = gapPending ? 2 : 1
         limit = tail.pointee.load(ordering: .acquiring) &+ capacity
         guard limit &- h >= needed else {
@@ -202,8 +197,7 @@ struct ThreadState: @unchecked Sendable {
             gapPending = false
         }
         events[h & mask] = Event(timestamp: timestamp, word: word)
-        head = h &+ 1
-        publishedHead.pointee.store(h &+ 1, ordering: .releasing)
+        head.pointee.store(h &+ 1, ordering: .releasing)
     }
 
     // MARK: Enter and exit

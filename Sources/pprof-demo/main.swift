@@ -1,2 +1,0 @@
-import Pprof
-print("placeholder")

@@ -1,0 +1,128 @@
+import Foundation
+import Testing
+
+@testable import Pprof
+
+/// PPROF_OUTPUT end to end: a child process (pprof-fixture) with known call counts, the file it
+/// leaves, and how it ends.
+@Suite struct ExitDumpTests {
+    struct Run {
+        var status: Int32
+        var reason: Process.TerminationReason
+        var stderr: String
+    }
+
+    static var fixture: URL {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("pprof-fixture")
+    }
+
+    static func temporaryDirectory() throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("pprof-exit-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    /// Runs the fixture; with `signal`, sends it once the fixture says it is recording.
+    static func run(_ mode: String, environment: [String: String], signal: Int32? = nil) throws -> Run {
+        let process = Process()
+        process.executableURL = fixture
+        process.arguments = [mode]
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        if let signal {
+            let ready = out.fileHandleForReading.availableData
+            #expect(String(decoding: ready, as: UTF8.self).hasPrefix("ready"))
+            usleep(50_000)
+            kill(process.processIdentifier, signal)
+        }
+        let errors = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Run(status: process.terminationStatus, reason: process.terminationReason,
+                   stderr: String(decoding: errors, as: UTF8.self))
+    }
+
+    static func decode(_ url: URL) throws -> DecodedProfile {
+        try DecodedProfile.decode(Array(try Data(contentsOf: url)))
+    }
+
+    @Test func aWholeRunIsWrittenAtExitWithExactCounts() throws {
+        let dir = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let run = try Self.run("workload", environment: ["PPROF_OUTPUT": dir.path + "/run-%p.pb.gz"])
+        #expect(run.reason == .exit && run.status == 0)
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path)
+        #expect(files.count == 1, "\(files)")  // no temporary file left beside it
+        let name = try #require(files.first)
+        #expect(name.hasPrefix("run-") && name.hasSuffix(".pb.gz") && !name.contains("%p"))
+        #expect(run.stderr.contains("wrote fprof profile to \(dir.path)/\(name)"))
+        let profile = try Self.decode(dir.appendingPathComponent(name))
+        #expect(profile.violations() == [])
+        #expect(profile.value(path: ["fixture.outer"], type: "calls") == 160)
+        #expect(profile.value(path: ["fixture.outer", "fixture.inner"], type: "calls") == 480)
+        #expect(profile.defaultSampleType == "wall")
+    }
+
+    @Test func pprofModeChoosesTheModeAndABadOneIsSaidAndIgnored() throws {
+        let dir = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let counts = try Self.run("workload", environment: ["PPROF_OUTPUT": dir.path + "/c.pb.gz", "PPROF_MODE": "cprof"])
+        #expect(counts.status == 0)
+        let cprof = try Self.decode(dir.appendingPathComponent("c.pb.gz"))
+        #expect(cprof.sampleTypeNames == ["calls/count"])
+        #expect(cprof.value(path: ["fixture.outer", "fixture.inner"], type: "calls") == 480)
+
+        let bad = try Self.run("workload", environment: ["PPROF_OUTPUT": dir.path + "/b.pb.gz", "PPROF_MODE": "bogus"])
+        #expect(bad.status == 0)
+        #expect(bad.stderr.contains("PPROF_MODE=bogus is not fprof, eprof or cprof"))
+        let fprof = try Self.decode(dir.appendingPathComponent("b.pb.gz"))
+        #expect(fprof.sampleTypeNames == ["calls/count", "wall/nanoseconds"])
+    }
+
+    @Test func exitInsideOpenScopesClosesThemAsCalls() throws {
+        let dir = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let run = try Self.run("exit-inside", environment: ["PPROF_OUTPUT": dir.path + "/e.pb.gz"])
+        #expect(run.reason == .exit && run.status == 0)
+        let profile = try Self.decode(dir.appendingPathComponent("e.pb.gz"))
+        #expect(profile.value(path: ["fixture.open"], type: "calls") == 1)
+        #expect(profile.value(path: ["fixture.outer"], type: "calls") == 160)
+    }
+
+    @Test(arguments: [SIGTERM, SIGINT])
+    func aSignalStillWritesTheFileAndEndsTheProcessAsTheSignalWould(signal: Int32) throws {
+        let dir = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let run = try Self.run("forever", environment: ["PPROF_OUTPUT": dir.path + "/s.pb.gz"], signal: signal)
+        #expect(run.reason == .uncaughtSignal)
+        #expect(run.status == signal)
+        let profile = try Self.decode(dir.appendingPathComponent("s.pb.gz"))
+        #expect(profile.violations() == [])
+        let loops = try #require(profile.value(path: ["fixture.loop"], type: "calls"))
+        let steps = try #require(profile.value(path: ["fixture.loop", "fixture.step"], type: "calls"))
+        #expect(loops >= 1)
+        #expect(abs(loops - steps) <= 1)
+    }
+
+    @Test func aProgramsOwnHandlerIsLeftAloneAndExitWritesTheFile() throws {
+        let dir = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let run = try Self.run("own-handler", environment: ["PPROF_OUTPUT": dir.path + "/h.pb.gz"], signal: SIGTERM)
+        #expect(run.reason == .exit && run.status == 3)
+        let profile = try Self.decode(dir.appendingPathComponent("h.pb.gz"))
+        #expect((profile.value(path: ["fixture.loop"], type: "calls") ?? 0) >= 1)
+    }
+
+    @Test func anUnwritablePathIsOneLineOnStderrAndTheExitStatusStays() throws {
+        let run = try Self.run("workload", environment: ["PPROF_OUTPUT": "/nonexistent-pprof-dir/x.pb.gz"])
+        #expect(run.reason == .exit && run.status == 0)
+        let lines = run.stderr.split(separator: "\n")
+        #expect(lines.count == 1)
+        #expect(lines.first?.contains("could not write the profile") == true)
+        #expect(lines.first?.contains("/nonexistent-pprof-dir/x.pb.gz") == true)
+        #expect(!FileManager.default.fileExists(atPath: "/nonexistent-pprof-dir"))
+    }
+}
