@@ -24,16 +24,10 @@ let package = Package(
         // The baseline: a raw rdtsc (cntvct_el0 on arm64) through a static inline C function,
         // the same instruction the recorder's clock reads; and an opaque sink for hook-ratios.
         .target(name: "CBaseline"),
-        // Reads the recording thread's drop counter, so that every figure comes with its drops.
-        .target(
-            name: "HookSupport",
-            dependencies: [.product(name: "Pprof", package: pprofPackage)]
-        ),
         .executableTarget(
             name: "HookCost",
             dependencies: [
                 "CBaseline",
-                "HookSupport",
                 .product(name: "Pprof", package: pprofPackage),
                 .product(name: "Benchmark", package: "benchmark"),
             ],
@@ -46,7 +40,6 @@ let package = Package(
             name: "hook-ratios",
             dependencies: [
                 "CBaseline",
-                "HookSupport",
                 .product(name: "Pprof", package: pprofPackage),
             ]
         ),

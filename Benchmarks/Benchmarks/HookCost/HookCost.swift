@@ -10,7 +10,6 @@
 
 import Benchmark
 import CBaseline
-import HookSupport
 import Pprof
 
 /// Events the recording thread dropped during a sample (a million pairs, two events each). Must
@@ -20,39 +19,29 @@ let eventsDropped = BenchmarkMetric.custom("Events dropped", polarity: .prefersS
 /// The window the recording benchmarks run inside. Only the benchmark thread touches it.
 nonisolated(unsafe) private var window: ProfileWindow?
 
-/// Stops the window (which folds everything the rings still hold) and opens a new one, so that a
-/// sample starts with an empty ring. A thread that does nothing but hook pairs writes events
-/// faster than the aggregator folds them; without this, samples after the first would measure
-/// a full ring, that is drops.
-private func restartRecording() {
-    _ = window?.stop()
-    window = Profiler.start(mode: .fprof)
-}
-
 private func stopRecording() {
     _ = window?.stop()
     window = nil
 }
 
-/// Runs `body` as one measured sample of a recording benchmark and records its drops.
+/// Runs `body` as one measured sample of a recording benchmark, in a window of its own, and
+/// records its drops. A fresh window starts with an empty ring: a thread that does nothing but
+/// hook pairs writes events faster than the aggregator folds them, so without this, samples
+/// after the first would measure a full ring, that is drops.
 @inline(__always)
-private func recordedSample(_ benchmark: Benchmark, _ counters: RingCounters, _ body: () -> Void) {
-    restartRecording()
-    let before = counters.dropped()
+private func recordedSample(_ benchmark: Benchmark, _ body: () -> Void) {
+    stopRecording()
+    let sampleWindow = Profiler.start(mode: .fprof)
     benchmark.startMeasurement()
     body()
     benchmark.stopMeasurement()
-    if let before, let after = counters.dropped() {
-        benchmark.measurement(eventsDropped, after - before)
-    } else {
-        benchmark.measurement(eventsDropped, -1)  // the ring layout changed: unknown
-    }
+    benchmark.measurement(eventsDropped, Int(sampleWindow.stop().eventsDropped))
 }
 
 let benchmarks: @Sendable () -> Void = {
     // A ring that holds a whole sample (2 million events) even if the aggregator never runs during
     // it. Set before the first hook or window, which reads it once.
-    let counters = RingCounters(ring: RingCounters.configure(events: 4_194_304))
+    setenv("PPROF_RING_EVENTS", "4194304", 0)
 
     // No allocation per pair: `swift package benchmark thresholds check` compares each sample's
     // malloc count (a sample is a million pairs) with Thresholds/HookCost.<name>.p90.json, which
@@ -97,7 +86,7 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     Benchmark("recorded pair", configuration: recording) { benchmark in
-        recordedSample(benchmark, counters) {
+        recordedSample(benchmark) {
             for i in benchmark.scaledIterations {
                 let t = Trace.enter("bench")
                 Trace.exit(t)
@@ -116,7 +105,7 @@ let benchmarks: @Sendable () -> Void = {
 
     // The documented pairing: `defer` runs the exit at the end of each iteration.
     Benchmark("recorded defer pair", configuration: recording) { benchmark in
-        recordedSample(benchmark, counters) {
+        recordedSample(benchmark) {
             for i in benchmark.scaledIterations {
                 let t = Trace.enter("bench")
                 defer { Trace.exit(t) }
@@ -126,7 +115,7 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     Benchmark("recorded scope", configuration: recording) { benchmark in
-        recordedSample(benchmark, counters) {
+        recordedSample(benchmark) {
             for i in benchmark.scaledIterations {
                 Trace.scope("bench") { blackHole(i) }
             }
@@ -140,7 +129,7 @@ let benchmarks: @Sendable () -> Void = {
     named.thresholds = [:]
     Benchmark("named pair", configuration: named) { benchmark in
         let name = "bench \(benchmark.scaledIterations.count)"
-        recordedSample(benchmark, counters) {
+        recordedSample(benchmark) {
             for i in benchmark.scaledIterations {
                 let t = Trace.enter(named: name)
                 Trace.exit(t)
