@@ -1,5 +1,3 @@
-import Synchronization
-
 /// Opens recording windows from code: everything the hooks record between `start` and `stop`,
 /// on every thread, becomes one `Profile`.
 ///
@@ -31,11 +29,13 @@ public enum Profiler {
 /// work()
 /// try window.stop().write(to: "work.pb.gz")
 /// ```
-public final class ProfileWindow: Sendable {
-    private let state: Mutex<(window: Aggregator.Window?, profile: Profile?)>
+public final class ProfileWindow: @unchecked Sendable {
+    private let lock = Lock()
+    private var window: Aggregator.Window?  // guarded by `lock`
+    private var profile: Profile?  // guarded by `lock`
 
     init(_ window: Aggregator.Window) {
-        state = Mutex((window, nil))
+        self.window = window
     }
 
     /// Stops recording for this window and returns what it recorded. A second call returns
@@ -45,12 +45,12 @@ public final class ProfileWindow: Sendable {
     }
 
     func stop(closingOpenFrames: Bool) -> Profile {
-        state.withLock { state in
-            if let profile = state.profile { return profile }
-            let profile = Aggregator.shared.close(state.window!, closingOpenFrames: closingOpenFrames)
-            state.window = nil
-            state.profile = profile
-            return profile
+        lock.withLock {
+            if let profile { return profile }
+            let stopped = Aggregator.shared.close(window!, closingOpenFrames: closingOpenFrames)
+            window = nil
+            profile = stopped
+            return stopped
         }
     }
 

@@ -1,10 +1,8 @@
-import Synchronization
-
 /// Interns call sites (name, file, line) into small integer ids, the `probe` of every event.
 ///
 /// Literal names are keyed by their addresses, so a lookup hashes three words; runtime names
 /// are keyed by their text. Either way the hooks only come here on a cache miss.
-final class ProbeRegistry: Sendable {
+final class ProbeRegistry: @unchecked Sendable {
     static let shared = ProbeRegistry()
 
     /// Id 0 is never a probe (an idle token carries it); id 1 stands for frames whose events were
@@ -32,11 +30,12 @@ final class ProbeRegistry: Sendable {
         var named: [NamedKey: UInt32] = [:]
     }
 
-    private let table = Mutex(Table())
+    private let lock = Lock()
+    private var table = Table()  // guarded by `lock`
 
     func intern(_ name: StaticString, _ file: StaticString, _ line: UInt) -> UInt32 {
         let key = StaticKey(name: ThreadState.key(name), file: ThreadState.key(file), line: line)
-        return table.withLock { table in
+        return lock.withLock {
             if let id = table.literal[key] { return id }
             let id = UInt32(table.functions.count)
             table.functions.append(Profile.Function(name: name.description, file: file.description, line: Int(line)))
@@ -47,7 +46,7 @@ final class ProbeRegistry: Sendable {
 
     func intern(named name: String, _ file: StaticString, _ line: UInt) -> UInt32 {
         let key = NamedKey(name: name, file: ThreadState.key(file), line: line)
-        return table.withLock { table in
+        return lock.withLock {
             if let id = table.named[key] { return id }
             let id = UInt32(table.functions.count)
             table.functions.append(Profile.Function(name: name, file: file.description, line: Int(line)))
@@ -58,6 +57,6 @@ final class ProbeRegistry: Sendable {
 
     /// Every probe so far, indexed by id.
     func functions() -> [Profile.Function] {
-        table.withLock { $0.functions }
+        lock.withLock { table.functions }
     }
 }

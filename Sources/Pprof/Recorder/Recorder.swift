@@ -13,7 +13,7 @@ enum Recorder {
     // MARK: Set-up
 
     private static let initialized = Atomic<Bool>(false)
-    private static let initializing = Mutex(())
+    private static let initializing = Lock()
     private static let nextThreadID = Atomic<UInt32>(1)
     /// Misuse seen on threads that have no recorder state.
     static let threadlessWrongThreadExits = Atomic<Int>(0)
@@ -26,7 +26,7 @@ enum Recorder {
     /// opens the whole-run window. Idempotent and thread-safe.
     static func initializeIfNeeded() {
         if initialized.load(ordering: .acquiring) { return }
-        initializing.withLock { _ in
+        initializing.withLock {
             if initialized.load(ordering: .acquiring) { return }
             let environment = Environment.read()
             Clock.configure(environment: environment.variables)

@@ -2,8 +2,9 @@
 import Glibc
 #endif
 
-/// A plain mutex for the aggregator's side (never the hooks'), usable around code that touches
-/// non-Sendable state owned by a class.
+/// A plain pthread mutex for everything off the hooks' path. Not `Synchronization.Mutex`: its
+/// futex is inside the standard library, which the thread sanitizer does not instrument, so it
+/// would report the state it guards as raced.
 final class Lock: @unchecked Sendable {
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
 
