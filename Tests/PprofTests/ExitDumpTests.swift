@@ -116,6 +116,17 @@ import Testing
         #expect((profile.value(path: ["fixture.loop"], type: "calls") ?? 0) >= 1)
     }
 
+    @Test func theMonotonicClockCanBeChosenAndIsSaid() throws {
+        let dir = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let run = try Self.run("workload", environment: ["PPROF_OUTPUT": dir.path + "/m.pb.gz", "PPROF_CLOCK": "monotonic"])
+        #expect(run.status == 0)
+        let profile = try Self.decode(dir.appendingPathComponent("m.pb.gz"))
+        #expect(profile.comments.contains("clock source: monotonic"))
+        #expect(profile.value(path: ["fixture.outer", "fixture.inner"], type: "calls") == 480)
+        #expect((profile.value(path: ["fixture.outer"], type: "wall") ?? 0) > 0)
+    }
+
     @Test func anUnwritablePathIsOneLineOnStderrAndTheExitStatusStays() throws {
         let run = try Self.run("workload", environment: ["PPROF_OUTPUT": "/nonexistent-pprof-dir/x.pb.gz"])
         #expect(run.reason == .exit && run.status == 0)
