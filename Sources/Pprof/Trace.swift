@@ -75,9 +75,7 @@ public enum Trace {
             return Recorder.enterUnregistered(name, file, line)
         }
         let state = ThreadState(raw)
-        var probe = state.cachedProbe(name, file, line)
-        if _slowPath(probe == 0) { probe = Recorder.probe(for: state, name, file, line) }
-        return state.enter(probe: probe, mode: mode)
+        return state.enter(probe: state.probe(name, file, line), mode: mode)
         #endif
     }
 

@@ -39,8 +39,15 @@ import Testing
             usleep(50_000)
             kill(process.processIdentifier, signal)
         }
-        let errors = err.fileHandleForReading.readDataToEndOfFile()
+        // A child that does not end is killed, so that a failure here fails instead of hanging.
+        let deadline = Date().addingTimeInterval(60)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            Issue.record("pprof-fixture \(mode) did not end within 60 s; killed")
+        }
         process.waitUntilExit()
+        let errors = err.fileHandleForReading.readDataToEndOfFile()
         return Run(status: process.terminationStatus, reason: process.terminationReason,
                    stderr: String(decoding: errors, as: UTF8.self))
     }

@@ -17,7 +17,7 @@ enum Calibration {
         for _ in 0..<16 {
             let start = Clock.timestamp(mode)
             for _ in 0..<pairs {
-                let probe = state.cachedProbe("calibration", #fileID, 1)
+                let probe = state.probe("calibration", #fileID, 1)
                 let token = state.enter(probe: probe, mode: mode)
                 state.exit(token, timestamp: Clock.timestamp(mode))
             }

@@ -22,6 +22,7 @@ import Glibc
 ///          enteredBeforeRecording  (Atomic<Int> each)
 ///     256  openSeq [UInt32 x 1024]: seq of the open      producer        producer
 ///          scope at each depth, to reject stale tokens
+///          (from depth 1023 on, one shared, unchecked slot)
 ///    4352  probe cache [256 x (name, file, line, id)]    producer        producer
 ///   16384  events [Event x capacity]                     producer        consumer
 /// ```
@@ -75,7 +76,8 @@ struct ThreadState: @unchecked Sendable {
     // MARK: Layout
 
     @inlinable static var headerSize: Int { 16384 }
-    @inlinable static var trackedDepths: UInt32 { 1024 }
+    /// Depths below this have their scope's seq checked at exit; deeper ones only their depth.
+    @inlinable static var trackedDepths: UInt32 { 1023 }
     @inlinable static var probeCacheSlots: Int { 256 }
     @inlinable static var openSeqOffset: Int { 256 }
     @inlinable static var probeCacheOffset: Int { 4352 }
@@ -208,7 +210,8 @@ struct ThreadState: @unchecked Sendable {
         depth = d
         let s = seq &+ 1
         seq = s
-        if d < ThreadState.trackedDepths { openSeq(at: d).pointee = s }
+        // Depths from trackedDepths on share the last slot, unchecked: no branch here.
+        openSeq(at: min(d, ThreadState.trackedDepths)).pointee = s
         // The clock is read last, so the bookkeeping above counts to the caller, not the scope.
         let ts = Clock.timestamp(mode)
         push(timestamp: ts, word: Event.word(probe: probe, depth: d, exit: false))
@@ -244,15 +247,15 @@ struct ThreadState: @unchecked Sendable {
         return (base + ThreadState.probeCacheOffset).assumingMemoryBound(to: UInt.self) + index &* 4
     }
 
-    /// The probe id cached for this call site, or 0.
+    /// The probe id of this call site: from this thread's cache, or interned on a miss.
     @inlinable @inline(__always)
-    func cachedProbe(_ name: StaticString, _ file: StaticString, _ line: UInt) -> UInt32 {
+    func probe(_ name: StaticString, _ file: StaticString, _ line: UInt) -> UInt32 {
         let n = ThreadState.key(name)
         let slot = probeSlot(name: n, line: line)
         if _fastPath(slot[0] == n && slot[2] == line && slot[1] == ThreadState.key(file)) {
             return UInt32(truncatingIfNeeded: slot[3])
         }
-        return 0
+        return Recorder.probe(for: self, name, file, line)
     }
 
     func cache(probe: UInt32, _ name: StaticString, _ file: StaticString, _ line: UInt) {
