@@ -1,5 +1,4 @@
 import CPprof
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -23,7 +22,10 @@ import Glibc
 enum ExitDump {
     nonisolated(unsafe) private static var window: ProfileWindow?
     nonisolated(unsafe) private static var path = ""
-    private static let done = Atomic<Bool>(false)
+    /// Held while the profile is written: a second caller (exit() while a signal's dump is under
+    /// way) waits for the file instead of letting the process end half-way through it.
+    private static let writing = Lock()
+    nonisolated(unsafe) private static var done = false  // guarded by `writing`
 
     /// Opens the whole-run window and arranges for it to be written. Called once, while the
     /// recorder initialises.
@@ -61,13 +63,16 @@ enum ExitDump {
 
     /// Writes the whole-run profile, once.
     static func dump() {
-        guard let window, !done.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        let profile = window.stop(closingOpenFrames: true)
-        do {
-            try profile.write(to: path)
-            warn("wrote \(profile.mode.rawValue) profile to \(path)")
-        } catch {
-            warn("could not write the profile: \(error)")
+        writing.withLock {
+            guard let window, !done else { return }
+            done = true
+            let profile = window.stop(closingOpenFrames: true)
+            do {
+                try profile.write(to: path)
+                warn("wrote \(profile.mode.rawValue) profile to \(path)")
+            } catch {
+                warn("could not write the profile: \(error)")
+            }
         }
     }
 }
