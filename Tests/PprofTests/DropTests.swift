@@ -77,47 +77,60 @@ struct DropTests {
         #expect(folder.stack.isEmpty)
     }
 
+    /// A random, well-nested program of enters and exits on one private ring, drained at random
+    /// moments: what it produced, and the true calls per call path.
+    struct RandomProgram {
+        var truth: [[UInt32]: UInt64] = [:]
+        var produced: UInt64 = 0
+
+        /// Runs `steps` hooks (probes 10..<10+probes, depth at most `maxDepth`), draining with
+        /// probability 1/`drainOdds` after each, then drains, unwinds what is open, and drains.
+        init(seed: UInt64, steps: Int, maxDepth: Int, probes: UInt64, drainOdds: UInt64,
+             state: ThreadState, folder: ThreadFolder, tree: CallTree) {
+            var rng = SplitMix64(seed: seed)
+            var stack: [(token: Trace.Token, probe: UInt32)] = []
+            for _ in 0..<steps {
+                let r = rng.next()
+                if stack.isEmpty || (r % 100 < 50 && stack.count < maxDepth) {
+                    let probe = UInt32(10 + (r >> 8) % probes)
+                    stack.append((state.enter(probe: probe, mode: ModeFlag.counting), probe))
+                } else {
+                    truth[stack.map(\.probe), default: 0] += 1
+                    state.exit(stack.removeLast().token, timestamp: 0)
+                }
+                produced += 1
+                if (r >> 20) % drainOdds == 0 { folder.drain(into: tree) }
+            }
+            folder.drain(into: tree)  // room for the unwinding: no gap is left without a marker after it
+            while let top = stack.popLast() {
+                truth[stack.map(\.probe) + [top.probe], default: 0] += 1
+                state.exit(top.token, timestamp: 0)
+                produced += 1
+            }
+            folder.drain(into: tree)
+        }
+    }
+
     /// A random program on a small ring drained at random moments: drops happen, and still every
     /// path in the tree is a real path of the program (a placeholder standing for one or more
     /// real frames), no count exceeds the truth, and recorded + dropped = produced.
     @Test(arguments: [1, 2, 3, 4])
     func underRandomOverflowEveryPathIsReal(seed: UInt64) throws {
-        var rng = SplitMix64(seed: seed)
         let state = try #require(ThreadState.allocate(capacity: 1024, threadID: 9))
         defer { state.deallocate() }
         let folder = ThreadFolder(threadID: 9, state: state)
         let tree = CallTree()
-        var stack: [(token: Trace.Token, probe: UInt32)] = []
-        var truth: [[UInt32]: UInt64] = [:]
-        var produced: UInt64 = 0
-        for _ in 0..<60_000 {
-            let r = rng.next()
-            if stack.isEmpty || (r % 100 < 50 && stack.count < 7) {
-                let probe = UInt32(10 + (r >> 8) % 3)
-                stack.append((state.enter(probe: probe, mode: ModeFlag.counting), probe))
-            } else {
-                truth[stack.map(\.probe), default: 0] += 1
-                state.exit(stack.removeLast().token, timestamp: 0)
-            }
-            produced += 1
-            if (r >> 20) % 2000 == 0 { folder.drain(into: tree) }
-        }
-        folder.drain(into: tree)  // room for the unwinding, so no gap is left without a marker after it
-        while let top = stack.popLast() {
-            truth[stack.map(\.probe) + [top.probe], default: 0] += 1
-            state.exit(top.token, timestamp: 0)
-            produced += 1
-        }
-        folder.drain(into: tree)
+        let program = RandomProgram(seed: seed, steps: 60_000, maxDepth: 7, probes: 3, drainOdds: 2000,
+                                    state: state, folder: folder, tree: tree)
         let dropped = UInt64(state.counter(.dropped).pointee.load(ordering: .relaxed))
         #expect(dropped > 0)
-        #expect(folder.counts.folded + dropped == produced)
+        #expect(folder.counts.folded + dropped == program.produced)
         #expect(folder.stack.isEmpty)
         for (path, calls) in DropTests.paths(tree) {
             if path.contains(ProbeRegistry.droppedProbe) {
-                #expect(truth.keys.contains { matches(path[...], $0[...]) }, "no real path for \(path)")
+                #expect(program.truth.keys.contains { matches(path[...], $0[...]) }, "no real path for \(path)")
             } else {
-                let real = try #require(truth[path], "no real path for \(path)")
+                let real = try #require(program.truth[path], "no real path for \(path)")
                 #expect(calls <= real, "\(path): \(calls) > \(real)")
             }
         }
@@ -134,39 +147,14 @@ struct DropTests {
     }
 
     @Test func withoutDropsTheFoldIsExact() throws {
-        var rng = SplitMix64(seed: 42)
         let state = try #require(ThreadState.allocate(capacity: 1 << 16, threadID: 9))
         defer { state.deallocate() }
         let folder = ThreadFolder(threadID: 9, state: state)
         let tree = CallTree()
-        var stack: [(token: Trace.Token, probe: UInt32)] = []
-        var truth: [[UInt32]: UInt64] = [:]
-        for i in 0..<100_000 {
-            let r = rng.next()
-            if stack.isEmpty || (r % 100 < 50 && stack.count < 10) {
-                let probe = UInt32(10 + (r >> 8) % 4)
-                stack.append((state.enter(probe: probe, mode: ModeFlag.counting), probe))
-            } else {
-                truth[stack.map(\.probe), default: 0] += 1
-                state.exit(stack.removeLast().token, timestamp: 0)
-            }
-            if i % 1000 == 0 { folder.drain(into: tree) }
-        }
-        folder.drain(into: tree)
+        let program = RandomProgram(seed: 42, steps: 100_000, maxDepth: 10, probes: 4, drainOdds: 1000,
+                                    state: state, folder: folder, tree: tree)
         #expect(state.counter(.dropped).pointee.load(ordering: .relaxed) == 0)
-        let paths = DropTests.paths(tree).filter { $0.value > 0 }
-        #expect(paths == truth)
-    }
-}
-
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+        #expect(folder.counts.folded == program.produced)
+        #expect(DropTests.paths(tree).filter { $0.value > 0 } == program.truth)
     }
 }

@@ -300,7 +300,7 @@ import Testing
     }
 
     @Test func randomCorruptionNeverTraps() {
-        var generator = FixtureRandom(seed: 42)
+        var generator = SplitMix64(seed: 42)
         let message = EncodingFixtures.nested.pprofMessage()
         let gzipped = EncodingFixtures.nested.pprof()
         for round in 0..<3000 {
