@@ -4,31 +4,10 @@
 #include <pthread.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/syscall.h>
 
 __thread void *CPprof_threadState __attribute__((tls_model("initial-exec"))) = NULL;
 
 uint8_t CPprof_modeFlag = 255;
-
-int CPprof_hasCounter(void) {
-#if defined(__x86_64__) || defined(__i386__)
-    return 1;
-#elif defined(__aarch64__)
-    return 1;
-#else
-    return 0;
-#endif
-}
-
-uint64_t CPprof_counterFrequency(void) {
-#if defined(__aarch64__)
-    uint64_t value;
-    __asm__ __volatile__("mrs %0, cntfrq_el0" : "=r"(value));
-    return value;
-#else
-    return 0;
-#endif
-}
 
 struct buildIDSearch {
     uint8_t *buffer;
@@ -78,9 +57,6 @@ void CPprof_registerThreadExit(void *state) {
     pthread_setspecific(exitKey, state);
 }
 
-int64_t CPprof_threadID(void) {
-    return (int64_t)syscall(SYS_gettid);
-}
 
 #include <errno.h>
 #include <signal.h>

@@ -236,7 +236,7 @@ struct RecorderTests {
         for _ in 0..<5 { Trace.scope("modes.outer") { Trace.scope("modes.inner") {} } }
         Trace.scope("modes.inner") {}
         let eprof = flat.stop()
-        let eprofPaths = PathTable(eprof)
+        let eprofPaths = PathTable(eprof.normalizedForOutput)
         #expect(eprof.mode == .eprof)
         #expect(eprofPaths.calls["modes.outer"] == 5)
         #expect(eprofPaths.calls["modes.inner"] == 6)

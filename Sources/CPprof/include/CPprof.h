@@ -75,12 +75,6 @@ static inline uint64_t CPprof_wallNanos(void) {
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/// Whether the counter read by CPprof_rdtsc is a usable clock (arm64: always).
-int CPprof_hasCounter(void);
-
-/// The counter's frequency in Hz where the CPU states it (arm64 cntfrq_el0), else 0.
-uint64_t CPprof_counterFrequency(void);
-
 /// Copies the main executable's GNU build id into `buffer`; returns its length, or 0.
 size_t CPprof_buildID(uint8_t *buffer, size_t capacity);
 
@@ -99,9 +93,6 @@ int CPprof_forwardSignalIfDefault(int sig, int fd);
 /// Restores the default disposition of `sig` and raises it, so the process ends as it would
 /// have without us (exit status 128 + sig in a shell).
 void CPprof_restoreDefaultAndRaise(int sig);
-
-/// The kernel's id of the calling thread.
-int64_t CPprof_threadID(void);
 
 #ifdef __cplusplus
 }

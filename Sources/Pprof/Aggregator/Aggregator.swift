@@ -84,8 +84,8 @@ final class Aggregator: @unchecked Sendable {
 
     // MARK: Threads
 
-    func adopt(_ state: ThreadState, kernelThreadID: Int64) {
-        let folder = ThreadFolder(threadID: state.threadID, kernelThreadID: kernelThreadID, state: state)
+    func adopt(_ state: ThreadState) {
+        let folder = ThreadFolder(threadID: state.threadID, state: state)
         pendingLock.withLock { pending.append(folder) }
     }
 
@@ -182,12 +182,14 @@ final class Aggregator: @unchecked Sendable {
         for folder in folders { folder.split(at: now, tree: tree) }
     }
 
-    /// The flag the hooks read: timed if any window needs time, counting if only cprof ones are open.
-    private func updateModeFlag() {
+    /// The flag the hooks read: timed if any window needs time, counting if only cprof ones are
+    /// open (with the one being opened, if any).
+    private func updateModeFlag(opening: Profile.Mode? = nil) {
+        let modes = windows.map(\.mode) + (opening.map { [$0] } ?? [])
         let flag: UInt8
-        if windows.contains(where: { $0.mode != .cprof }) {
+        if modes.contains(where: { $0 != .cprof }) {
             flag = Clock.timedMode
-        } else if !windows.isEmpty {
+        } else if !modes.isEmpty {
             flag = ModeFlag.counting
         } else {
             flag = ModeFlag.off
@@ -200,13 +202,10 @@ final class Aggregator: @unchecked Sendable {
     func open(mode: Profile.Mode) -> Window {
         lock.withLock {
             // Turn recording on first, then take the snapshot: what comes before it is outside.
-            let provisional = Window(mode: mode, startCalls: [], startOwn: [], startTotals: Totals())
-            windows.append(provisional)
-            updateModeFlag()
+            updateModeFlag(opening: mode)
             drain()
             splitAll()
             let window = Window(mode: mode, startCalls: tree.calls, startOwn: tree.own, startTotals: currentTotals())
-            windows.removeAll { $0 === provisional }
             windows.append(window)
             return window
         }

@@ -28,32 +28,19 @@ enum ProfileBuilder {
                 keep[Int(parent[i])] = true
             }
         }
+        // eprof keeps the paths too: the outputs flatten them (`normalizedForOutput`).
         var nodes: [Profile.Node] = []
-        if window.mode == .eprof {
-            // Flat: one root-level node per function.
-            var byProbe: [UInt32: Int] = [:]
-            for i in 1..<max(count, 1) where keep[i] && (windowCalls[i] != 0 || windowOwn[i] != 0) {
-                let index = byProbe[probe[i]] ?? {
-                    nodes.append(Profile.Node(parent: -1, function: Int32(probe[i]), calls: 0, ownNanoseconds: 0))
-                    byProbe[probe[i]] = nodes.count - 1
-                    return nodes.count - 1
-                }()
-                nodes[index].calls &+= windowCalls[i]
-                nodes[index].ownNanoseconds &+= windowOwn[i]
-            }
-        } else {
-            var newIndex = [Int32](repeating: -1, count: count)
-            for i in 1..<max(count, 1) where keep[i] {
-                newIndex[i] = Int32(nodes.count)
-                nodes.append(
-                    Profile.Node(
-                        parent: newIndex[Int(parent[i])],
-                        function: Int32(probe[i]),
-                        calls: windowCalls[i],
-                        ownNanoseconds: window.mode == .cprof ? 0 : windowOwn[i]
-                    )
+        var newIndex = [Int32](repeating: -1, count: count)
+        for i in 1..<max(count, 1) where keep[i] {
+            newIndex[i] = Int32(nodes.count)
+            nodes.append(
+                Profile.Node(
+                    parent: newIndex[Int(parent[i])],
+                    function: Int32(probe[i]),
+                    calls: windowCalls[i],
+                    ownNanoseconds: window.mode == .cprof ? 0 : windowOwn[i]
                 )
-            }
+            )
         }
         return Profile(
             mode: window.mode,

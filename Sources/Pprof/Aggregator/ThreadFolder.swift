@@ -38,7 +38,6 @@ final class ThreadFolder {
     }
 
     let threadID: UInt32
-    let kernelThreadID: Int64
     /// The ring this folder drains; nil for a folder fed directly (tests, benchmarks).
     let state: ThreadState?
 
@@ -50,9 +49,8 @@ final class ThreadFolder {
     @exclusivity(unchecked) private(set) var lastTime: UInt64 = 0
     @exclusivity(unchecked) private(set) var counts = Counts()
 
-    init(threadID: UInt32, kernelThreadID: Int64 = 0, state: ThreadState? = nil) {
+    init(threadID: UInt32, state: ThreadState? = nil) {
         self.threadID = threadID
-        self.kernelThreadID = kernelThreadID
         self.state = state
         stack.reserveCapacity(64)
     }

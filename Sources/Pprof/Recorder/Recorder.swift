@@ -53,7 +53,7 @@ enum Recorder {
         guard let state = ThreadState.allocate(capacity: ringCapacity, threadID: threadID) else { return nil }
         CPprof_setThreadState(state.base)
         CPprof_registerThreadExit(state.base)
-        Aggregator.shared.adopt(state, kernelThreadID: CPprof_threadID())
+        Aggregator.shared.adopt(state)
         return state
     }
 
