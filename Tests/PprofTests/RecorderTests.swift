@@ -147,6 +147,24 @@ struct RecorderTests {
         #expect(profile.statistics.wrongThreadExits == 1)
     }
 
+    /// Without a clock (cprof), a scope's identity is a count instead of its timestamp: a stale
+    /// token at the depth of a live scope is still told apart.
+    @Test func staleTokensAreToldApartWithoutAClock() {
+        let window = Profiler.start(mode: .cprof)
+        let first = Trace.enter("cprof.first")
+        Trace.exit(first)
+        let second = Trace.enter("cprof.second")
+        Trace.exit(first)
+        Trace.scope("cprof.child") {}
+        Trace.exit(second)
+        let profile = window.stop()
+        let paths = PathTable(profile)
+        #expect(paths.calls["cprof.first"] == 1)
+        #expect(paths.calls["cprof.second"] == 1)
+        #expect(paths.calls["cprof.second;cprof.child"] == 1)
+        #expect(profile.statistics.staleExits == 1)
+    }
+
     @Test func scopesOpenBeforeRecordingAreCountedNotMisplaced() {
         let before = Trace.enter("early.outer")
         #expect(before == Trace.Token.idle)

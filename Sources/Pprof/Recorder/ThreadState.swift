@@ -20,8 +20,9 @@ import Glibc
 ///     136  closed         Atomic<Int> (release)          thread exit     consumer (acquire)
 ///     192  counters: dropped, staleExits, wrongThread,   producer        consumer (relaxed)
 ///          enteredBeforeRecording  (Atomic<Int> each)
-///     256  openSeq [UInt32 x 1024]: seq of the open      producer        producer
+///     256  openSeq [UInt32 x 1024]: identity of the open producer        producer
 ///          scope at each depth, to reject stale tokens
+///          (its timestamp's low bits; in cprof, `seq`)
 ///          (from depth 1023 on, one shared, unchecked slot)
 ///    4352  probe cache [256 x (name, file, line, id)]    producer        producer
 ///   16384  events [Event x capacity]                     producer        consumer
@@ -208,12 +209,16 @@ struct ThreadState: @unchecked Sendable {
     func enter(probe: UInt32, mode: UInt8) -> Trace.Token {
         let d = depth &+ 1
         depth = d
-        let s = seq &+ 1
-        seq = s
+        let ts = Clock.timestamp(mode)
+        // The scope's identity, to reject stale tokens: its timestamp, distinct for every enter of
+        // a thread; without a clock (cprof), a count.
+        var s = UInt32(truncatingIfNeeded: ts)
+        if _slowPath(ts == 0) {
+            s = seq &+ 1
+            seq = s
+        }
         // Depths from trackedDepths on share the last slot, unchecked: no branch here.
         openSeq(at: min(d, ThreadState.trackedDepths)).pointee = s
-        // The clock is read last, so the bookkeeping above counts to the caller, not the scope.
-        let ts = Clock.timestamp(mode)
         push(timestamp: ts, word: Event.word(probe: probe, depth: d, exit: false))
         return Trace.Token(probe: probe, depth: d, seq: s, thread: threadID)
     }
