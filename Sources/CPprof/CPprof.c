@@ -7,6 +7,8 @@
 
 __thread void *CPprof_threadState __attribute__((tls_model("initial-exec"))) = NULL;
 
+__thread int32_t CPprof_idleDepth __attribute__((tls_model("initial-exec"))) = 0;
+
 uint8_t CPprof_modeFlag = 255;
 
 struct buildIDSearch {

@@ -23,6 +23,10 @@ import CPprof
 ///   instant (each counted as a call) and counted as implicitly closed;
 /// - a thread that ends inside scopes: they are closed at its last event and counted;
 /// - an error thrown through `scope`: the scope exits normally, as `defer` does.
+///
+/// Scopes entered while nothing records are not recorded when recording begins; scopes recorded
+/// inside them stand under an explicit `(entered before recording)` frame (the hooks count such
+/// open scopes per thread, which costs an increment and a decrement while idle).
 /// The counts appear in each profile's comments and in the report's header.
 public enum Trace {
     /// What `enter` returns and `exit` takes: which scope, at what depth, on which thread.
@@ -50,6 +54,14 @@ public enum Trace {
         }
 
         @inlinable static var idle: Token { Token(probe: 0, depth: 0, seq: 0, thread: 0) }
+
+        /// The token of an enter that records nothing. The thread's idle depth counts the scope,
+        /// so that a scope recorded inside it later is known to have an unrecorded caller.
+        @inlinable @inline(__always)
+        static func enteredIdle() -> Token {
+            CPprof_addIdleDepth(1)
+            return idle
+        }
     }
 
     /// Marks the beginning of a scope named by a literal; pair it with `exit(_:)`.
@@ -70,7 +82,7 @@ public enum Trace {
         return Token.idle
         #else
         let mode = CPprof_mode()
-        if _fastPath(mode == ModeFlag.off) { return Token.idle }
+        if _fastPath(mode == ModeFlag.off) { return Token.enteredIdle() }
         guard let raw = CPprof_getThreadState() else {
             return Recorder.enterUnregistered(name, file, line)
         }
@@ -94,7 +106,7 @@ public enum Trace {
         return Token.idle
         #else
         let mode = CPprof_mode()
-        if _fastPath(mode == ModeFlag.off) { return Token.idle }
+        if _fastPath(mode == ModeFlag.off) { return Token.enteredIdle() }
         return Recorder.enter(named: name, file, line)
         #endif
     }
@@ -109,6 +121,7 @@ public enum Trace {
     public static func exit(_ token: Token) {
         #if !PPROF_DISABLED
         if _fastPath(token.thread == 0) {
+            CPprof_addIdleDepth(-1)
             if _slowPath(CPprof_mode() != ModeFlag.off) { Recorder.noteIdleExit() }
             return
         }

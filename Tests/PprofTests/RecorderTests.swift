@@ -165,17 +165,42 @@ struct RecorderTests {
         #expect(profile.statistics.staleExits == 1)
     }
 
-    @Test func scopesOpenBeforeRecordingAreCountedNotMisplaced() {
+    @Test func scopesEnteredBeforeRecordingStandAsAnExplicitFrame() {
         let before = Trace.enter("early.outer")
         #expect(before == Trace.Token.idle)
         let window = Profiler.start()
-        Trace.scope("early.inner") {}
+        Trace.scope("early.inner") { Trace.scope("early.leaf") {} }
         Trace.exit(before)
+        Trace.scope("early.after") {}
         let profile = window.stop()
         let paths = PathTable(profile)
-        #expect(paths.calls["early.inner"] == 1)
+        #expect(paths.calls["(entered before recording);early.inner"] == 1)
+        #expect(paths.calls["(entered before recording);early.inner;early.leaf"] == 1)
+        #expect(paths.calls["early.inner"] == nil)
         #expect(paths.calls["early.outer"] == nil)
+        // Once the unrecorded scope has exited, a scope is a root again.
+        #expect(paths.calls["early.after"] == 1)
         #expect(profile.statistics.enteredBeforeRecording == 1)
+    }
+
+    /// A scope recorded in one window, still open while nothing records, and a scope entered
+    /// then under it: when recording starts again, what is recorded inside that scope is not
+    /// hung on the recorded one as if it were its parent.
+    @Test func recordingAgainInsideAnUnrecordedScopeKeepsTheGapVisible() {
+        let first = Profiler.start()
+        let serve = Trace.enter("again.serve")
+        _ = first.stop()
+        let handle = Trace.enter("again.handle")  // nothing records: idle
+        let second = Profiler.start()
+        Trace.scope("again.parse") {}
+        Trace.exit(handle)
+        Trace.scope("again.handle") { Trace.scope("again.parse") {} }
+        Trace.exit(serve)
+        let paths = PathTable(second.stop())
+        #expect(paths.calls["again.serve;(entered before recording);again.parse"] == 1)
+        #expect(paths.calls["again.serve;again.parse"] == nil)
+        #expect(paths.calls["again.serve;again.handle;again.parse"] == 1)
+        #expect(paths.calls["again.serve"] == 1)
     }
 
     @Test func idleHooksRecordNothing() {

@@ -28,6 +28,19 @@ extern "C" {
 /// The calling thread's recorder state, or NULL before its first recorded event.
 extern __thread void *CPprof_threadState __attribute__((tls_model("initial-exec")));
 
+/// How many scopes the calling thread entered while nothing recorded and has not exited yet.
+/// A recorded scope entered while this is higher than when its recorded parent was entered has
+/// unrecorded callers in between, and is placed under an explicit frame that says so.
+extern __thread int32_t CPprof_idleDepth __attribute__((tls_model("initial-exec")));
+
+static inline __attribute__((always_inline)) int32_t CPprof_getIdleDepth(void) {
+    return CPprof_idleDepth;
+}
+
+static inline __attribute__((always_inline)) void CPprof_addIdleDepth(int32_t delta) {
+    CPprof_idleDepth += delta;
+}
+
 /// What the hooks do now: 0 nothing, 1 count calls (no clock), 2 record with the TSC,
 /// 3 record with CLOCK_MONOTONIC, 255 not yet initialised (the first hook takes the slow path).
 extern uint8_t CPprof_modeFlag;

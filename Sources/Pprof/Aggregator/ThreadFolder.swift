@@ -76,7 +76,7 @@ final class ThreadFolder {
         if event.isExit {
             exit(depth: event.depth, probe: event.probe, tree: tree)
         } else {
-            enter(depth: event.depth, probe: event.probe, tree: tree)
+            enter(depth: event.depth, probe: event.probe, underUnrecorded: event.hasUnrecordedCallers, tree: tree)
         }
     }
 
@@ -97,11 +97,15 @@ final class ThreadFolder {
         return tail &- start
     }
 
-    private func enter(depth d: UInt32, probe p: UInt32, tree: CallTree) {
+    private func enter(depth d: UInt32, probe p: UInt32, underUnrecorded: Bool, tree: CallTree) {
         let parentDepth = stack.last?.depth ?? 0
         if _slowPath(parentDepth != d &- 1) { makeRoom(forEnterAt: d, tree: tree) }
         let node: Int32
-        if let i = stack.indices.last {
+        if _slowPath(underUnrecorded) {
+            // Scopes entered while nothing recorded stand between the parent and this one.
+            let unrecorded = tree.child(of: stack.last?.node ?? 0, probe: ProbeRegistry.enteredBeforeRecordingProbe)
+            node = tree.child(of: unrecorded, probe: p)
+        } else if let i = stack.indices.last {
             if stack[i].lastChildProbe == p {
                 node = stack[i].lastChild
             } else {

@@ -10,7 +10,7 @@ enum Calibration {
     static func measure() {
         guard let state = ThreadState.allocate(capacity: 4096, threadID: UInt32.max) else { return }
         defer { state.deallocate() }
-        state.cache(probe: 2, "calibration", #fileID, 1)
+        state.cache(probe: UInt32.max, "calibration", #fileID, 1)
         let mode = Clock.timedMode
         let pairs = 256
         var best = Double.infinity

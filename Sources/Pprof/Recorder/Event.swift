@@ -3,7 +3,7 @@
 /// ```
 ///  0               8                                                              16
 ///  +---------------+---------------------------------------------------------------+
-///  | timestamp     | probe (bits 0-31) | depth (32-59) | exit (60) | marker (61)    |
+///  | timestamp     | probe (0-31) | depth (32-59) | exit (60) | marker (61) | unrec. (62) |
 ///  +---------------+---------------------------------------------------------------+
 /// ```
 ///
@@ -26,6 +26,7 @@ struct Event: Sendable {
     @inlinable static var depthMask: UInt64 { 0x0FFF_FFFF }
     @inlinable static var exitBit: UInt64 { 1 << 60 }
     @inlinable static var markerBit: UInt64 { 1 << 61 }
+    @inlinable static var unrecordedCallersBit: UInt64 { 1 << 62 }
 
     @inlinable @inline(__always)
     static func word(probe: UInt32, depth: UInt32, exit: Bool) -> UInt64 {
@@ -36,6 +37,7 @@ struct Event: Sendable {
     var depth: UInt32 { UInt32(truncatingIfNeeded: (word >> Event.depthShift) & Event.depthMask) }
     var isExit: Bool { word & Event.exitBit != 0 }
     var isMarker: Bool { word & Event.markerBit != 0 }
+    var hasUnrecordedCallers: Bool { word & Event.unrecordedCallersBit != 0 }
 
     static func marker(timestamp: UInt64, lowWater: UInt32) -> Event {
         Event(timestamp: timestamp, word: markerBit | (UInt64(lowWater) & depthMask) << depthShift)

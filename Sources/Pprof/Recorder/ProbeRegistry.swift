@@ -6,8 +6,9 @@ final class ProbeRegistry: @unchecked Sendable {
     static let shared = ProbeRegistry()
 
     /// Id 0 is never a probe (an idle token carries it); id 1 stands for frames whose events were
-    /// dropped.
+    /// dropped; id 2 for scopes entered while nothing recorded.
     static let droppedProbe: UInt32 = 1
+    static let enteredBeforeRecordingProbe: UInt32 = 2
 
     private struct StaticKey: Hashable {
         var name: UInt
@@ -25,6 +26,7 @@ final class ProbeRegistry: @unchecked Sendable {
         var functions: [Profile.Function] = [
             Profile.Function(name: "(none)", file: "", line: 0),
             Profile.Function(name: "(events dropped)", file: "", line: 0),
+            Profile.Function(name: "(entered before recording)", file: "", line: 0),
         ]
         var literal: [StaticKey: UInt32] = [:]
         var named: [NamedKey: UInt32] = [:]

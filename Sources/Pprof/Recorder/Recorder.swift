@@ -72,7 +72,7 @@ enum Recorder {
     static func enterUnregistered(_ name: StaticString, _ file: StaticString, _ line: UInt) -> Trace.Token {
         initializeIfNeeded()
         let mode = CPprof_mode()
-        guard mode != ModeFlag.off, let state = registerCurrentThread() else { return .idle }
+        guard mode != ModeFlag.off, let state = registerCurrentThread() else { return .enteredIdle() }
         return state.enter(probe: probe(for: state, name, file, line), mode: mode)
     }
 
@@ -89,14 +89,14 @@ enum Recorder {
     static func enter(named name: String, _ file: StaticString, _ line: UInt) -> Trace.Token {
         initializeIfNeeded()
         let mode = CPprof_mode()
-        guard mode != ModeFlag.off else { return .idle }
+        guard mode != ModeFlag.off else { return .enteredIdle() }
         let state: ThreadState
         if let raw = CPprof_getThreadState() {
             state = ThreadState(raw)
         } else if let registered = registerCurrentThread() {
             state = registered
         } else {
-            return .idle
+            return .enteredIdle()
         }
         return state.enter(probe: ProbeRegistry.shared.intern(named: name, file, line), mode: mode)
     }

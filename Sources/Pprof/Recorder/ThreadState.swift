@@ -20,12 +20,14 @@ import Glibc
 ///     136  closed         Atomic<Int> (release)          thread exit     consumer (acquire)
 ///     192  counters: dropped, staleExits, wrongThread,   producer        consumer (relaxed)
 ///          enteredBeforeRecording  (Atomic<Int> each)
-///     256  openSeq [UInt32 x 1024]: identity of the open producer        producer
-///          scope at each depth, to reject stale tokens
-///          (its timestamp's low bits; in cprof, `seq`)
+///     256  open [UInt64 x 1024], per recorded depth:      producer        producer
+///          low half: the open scope's identity, to
+///          reject stale tokens (its timestamp's low
+///          bits; in cprof, `seq`); high half: the
+///          thread's idle depth when it was entered
 ///          (from depth 1023 on, one shared, unchecked slot)
-///    4352  probe cache [256 x (name, file, line, id)]    producer        producer
-///   16384  events [Event x capacity]                     producer        consumer
+///    8448  probe cache [256 x (name, file, line, id)]    producer        producer
+///   20480  events [Event x capacity]                     producer        consumer
 /// ```
 ///
 /// The producer publishes each event with a release store of `head` (it alone writes it, so it
@@ -76,12 +78,12 @@ struct ThreadState: @unchecked Sendable {
 
     // MARK: Layout
 
-    @inlinable static var headerSize: Int { 16384 }
+    @inlinable static var headerSize: Int { 20480 }
     /// Depths below this have their scope's seq checked at exit; deeper ones only their depth.
     @inlinable static var trackedDepths: UInt32 { 1023 }
     @inlinable static var probeCacheSlots: Int { 256 }
-    @inlinable static var openSeqOffset: Int { 256 }
-    @inlinable static var probeCacheOffset: Int { 4352 }
+    @inlinable static var openOffset: Int { 256 }
+    @inlinable static var probeCacheOffset: Int { 8448 }
 
     // MARK: Producer-private fields (plain memory: only the owning thread touches them)
 
@@ -160,8 +162,8 @@ struct ThreadState: @unchecked Sendable {
     }
 
     @inlinable @inline(__always)
-    func openSeq(at depth: UInt32) -> UnsafeMutablePointer<UInt32> {
-        (base + ThreadState.openSeqOffset).assumingMemoryBound(to: UInt32.self) + Int(depth)
+    func openScope(at depth: UInt32) -> UnsafeMutablePointer<UInt64> {
+        (base + ThreadState.openOffset).assumingMemoryBound(to: UInt64.self) + Int(min(depth, ThreadState.trackedDepths))
     }
 
     // MARK: The ring
@@ -217,9 +219,15 @@ struct ThreadState: @unchecked Sendable {
             s = seq &+ 1
             seq = s
         }
-        // Depths from trackedDepths on share the last slot, unchecked: no branch here.
-        openSeq(at: min(d, ThreadState.trackedDepths)).pointee = s
-        push(timestamp: ts, word: Event.word(probe: probe, depth: d, exit: false))
+        // Scopes entered while nothing recorded, and still open, between the recorded parent
+        // and this scope? Then it has callers the profile does not know: say so in the event.
+        let idle = UInt32(bitPattern: CPprof_getIdleDepth())
+        var word = Event.word(probe: probe, depth: d, exit: false)
+        if _slowPath(UInt32(truncatingIfNeeded: openScope(at: d &- 1).pointee >> 32) != idle) {
+            word |= Event.unrecordedCallersBit
+        }
+        openScope(at: d).pointee = UInt64(s) | UInt64(idle) << 32
+        push(timestamp: ts, word: word)
         return Trace.Token(probe: probe, depth: d, seq: s, thread: threadID)
     }
 
@@ -230,7 +238,7 @@ struct ThreadState: @unchecked Sendable {
             return
         }
         let d = token.depth
-        guard _fastPath(d <= depth && (d >= ThreadState.trackedDepths || openSeq(at: d).pointee == token.seq)) else {
+        guard _fastPath(d <= depth && (d >= ThreadState.trackedDepths || UInt32(truncatingIfNeeded: openScope(at: d).pointee) == token.seq)) else {
             bump(.staleExits)
             return
         }
