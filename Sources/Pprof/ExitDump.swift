@@ -44,19 +44,24 @@ enum ExitDump {
         let readEnd = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
         readEnd.pointee = fds[0]
         var thread = pthread_t()
-        if pthread_create(&thread, nil, { argument in
-            let fd = argument!.assumingMemoryBound(to: Int32.self).pointee
-            var byte: UInt8 = 0
-            while true {
-                let n = read(fd, &byte, 1)
-                if n == 1 { break }
-                if n < 0 && errno == EINTR { continue }
+        if pthread_create(
+            &thread,
+            nil,
+            { argument in
+                let fd = argument!.assumingMemoryBound(to: Int32.self).pointee
+                var byte: UInt8 = 0
+                while true {
+                    let n = read(fd, &byte, 1)
+                    if n == 1 { break }
+                    if n < 0 && errno == EINTR { continue }
+                    return nil
+                }
+                ExitDump.dump()
+                CPprof_restoreDefaultAndRaise(Int32(byte))
                 return nil
-            }
-            ExitDump.dump()
-            CPprof_restoreDefaultAndRaise(Int32(byte))
-            return nil
-        }, readEnd) == 0 {
+            },
+            readEnd
+        ) == 0 {
             pthread_detach(thread)
         }
     }

@@ -28,7 +28,12 @@ struct PprofDemo: ParsableCommand {
     @Option(help: "Worker threads sending requests.")
     var threads: Int = 4
 
-    @Option(help: ArgumentHelp("Profile mode: fprof (call paths and time), eprof (flat), cprof (counts only).", valueName: "mode"))
+    @Option(
+        help: ArgumentHelp(
+            "Profile mode: fprof (call paths and time), eprof (flat), cprof (counts only).",
+            valueName: "mode"
+        )
+    )
     var mode: String = "fprof"
 
     @Option(help: "Lines of the report to print.")
@@ -51,7 +56,11 @@ struct PprofDemo: ParsableCommand {
         print("pprof-demo: \(threads) threads for \(duration) s: \(total) requests, \(total / duration) per second")
         print("wrote \(output) (\(mode)); read it with: go tool pprof -top \(output)")
         print("")
-        print(profile.report().split(separator: "\n", omittingEmptySubsequences: false).prefix(top).joined(separator: "\n"))
+        print(
+            profile.report().split(separator: "\n", omittingEmptySubsequences: false).prefix(top).joined(
+                separator: "\n"
+            )
+        )
     }
 }
 
@@ -101,10 +110,15 @@ enum LoadGenerator {
         var handles: [pthread_t] = []
         for worker in workers {
             var handle = pthread_t()
-            pthread_create(&handle, nil, { raw in
-                Unmanaged<Worker>.fromOpaque(raw!).takeUnretainedValue().run()
-                return nil
-            }, Unmanaged.passUnretained(worker).toOpaque())
+            pthread_create(
+                &handle,
+                nil,
+                { raw in
+                    Unmanaged<Worker>.fromOpaque(raw!).takeUnretainedValue().run()
+                    return nil
+                },
+                Unmanaged.passUnretained(worker).toOpaque()
+            )
             handles.append(handle)
         }
         for handle in handles { pthread_join(handle, nil) }

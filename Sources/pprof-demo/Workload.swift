@@ -18,7 +18,9 @@ final class UserService: @unchecked Sendable {
 
     init(users count: Int) {
         for id in 0..<count {
-            insert(User(id: id, name: "user\(id)", email: "user\(id)@example.com", tags: ["t\(id % 7)", "t\(id % 11)"]))
+            insert(
+                User(id: id, name: "user\(id)", email: "user\(id)@example.com", tags: ["t\(id % 7)", "t\(id % 11)"])
+            )
         }
     }
 
@@ -66,7 +68,14 @@ final class UserService: @unchecked Sendable {
         guard let idText = fields["id"], let id = Int(idText), let name = fields["name"] else {
             throw Failure.badRequest
         }
-        return .create(User(id: id, name: name, email: fields["email"] ?? "", tags: (fields["tags"] ?? "").split(separator: ",").map(String.init)))
+        return .create(
+            User(
+                id: id,
+                name: name,
+                email: fields["email"] ?? "",
+                tags: (fields["tags"] ?? "").split(separator: ",").map(String.init)
+            )
+        )
     }
 
     private func validate(_ request: Request) throws {

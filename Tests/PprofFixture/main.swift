@@ -16,14 +16,19 @@ func workload() {
     var threads: [pthread_t] = []
     for _ in 0..<4 {
         var thread = pthread_t()
-        pthread_create(&thread, nil, { _ in
-            for _ in 0..<40 {
-                let t = Trace.enter("fixture.outer")
-                for _ in 0..<3 { Trace.scope("fixture.inner") {} }
-                Trace.exit(t)
-            }
-            return nil
-        }, nil)
+        pthread_create(
+            &thread,
+            nil,
+            { _ in
+                for _ in 0..<40 {
+                    let t = Trace.enter("fixture.outer")
+                    for _ in 0..<3 { Trace.scope("fixture.inner") {} }
+                    Trace.exit(t)
+                }
+                return nil
+            },
+            nil
+        )
         threads.append(thread)
     }
     for thread in threads { pthread_join(thread, nil) }

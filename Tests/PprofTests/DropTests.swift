@@ -85,8 +85,16 @@ struct DropTests {
 
         /// Runs `steps` hooks (probes 10..<10+probes, depth at most `maxDepth`), draining with
         /// probability 1/`drainOdds` after each, then drains, unwinds what is open, and drains.
-        init(seed: UInt64, steps: Int, maxDepth: Int, probes: UInt64, drainOdds: UInt64,
-             state: ThreadState, folder: ThreadFolder, tree: CallTree) {
+        init(
+            seed: UInt64,
+            steps: Int,
+            maxDepth: Int,
+            probes: UInt64,
+            drainOdds: UInt64,
+            state: ThreadState,
+            folder: ThreadFolder,
+            tree: CallTree
+        ) {
             var rng = SplitMix64(seed: seed)
             var stack: [(token: Trace.Token, probe: UInt32)] = []
             for _ in 0..<steps {
@@ -120,8 +128,16 @@ struct DropTests {
         defer { state.deallocate() }
         let folder = ThreadFolder(threadID: 9, state: state)
         let tree = CallTree()
-        let program = RandomProgram(seed: seed, steps: 60_000, maxDepth: 7, probes: 3, drainOdds: 2000,
-                                    state: state, folder: folder, tree: tree)
+        let program = RandomProgram(
+            seed: seed,
+            steps: 60_000,
+            maxDepth: 7,
+            probes: 3,
+            drainOdds: 2000,
+            state: state,
+            folder: folder,
+            tree: tree
+        )
         let dropped = UInt64(state.counter(.dropped).pointee.load(ordering: .relaxed))
         #expect(dropped > 0)
         #expect(folder.counts.folded + dropped == program.produced)
@@ -151,8 +167,16 @@ struct DropTests {
         defer { state.deallocate() }
         let folder = ThreadFolder(threadID: 9, state: state)
         let tree = CallTree()
-        let program = RandomProgram(seed: 42, steps: 100_000, maxDepth: 10, probes: 4, drainOdds: 1000,
-                                    state: state, folder: folder, tree: tree)
+        let program = RandomProgram(
+            seed: 42,
+            steps: 100_000,
+            maxDepth: 10,
+            probes: 4,
+            drainOdds: 1000,
+            state: state,
+            folder: folder,
+            tree: tree
+        )
         #expect(state.counter(.dropped).pointee.load(ordering: .relaxed) == 0)
         #expect(folder.counts.folded == program.produced)
         #expect(DropTests.paths(tree).filter { $0.value > 0 } == program.truth)

@@ -13,7 +13,9 @@ import Testing
     }
 
     static var fixture: URL {
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("pprof-fixture")
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(
+            "pprof-fixture"
+        )
     }
 
     static func temporaryDirectory() throws -> URL {
@@ -48,8 +50,11 @@ import Testing
         }
         process.waitUntilExit()
         let errors = err.fileHandleForReading.readDataToEndOfFile()
-        return Run(status: process.terminationStatus, reason: process.terminationReason,
-                   stderr: String(decoding: errors, as: UTF8.self))
+        return Run(
+            status: process.terminationStatus,
+            reason: process.terminationReason,
+            stderr: String(decoding: errors, as: UTF8.self)
+        )
     }
 
     static func decode(_ url: URL) throws -> DecodedProfile {
@@ -76,7 +81,10 @@ import Testing
     @Test func pprofModeChoosesTheModeAndABadOneIsSaidAndIgnored() throws {
         let dir = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let counts = try Self.run("workload", environment: ["PPROF_OUTPUT": dir.path + "/c.pb.gz", "PPROF_MODE": "cprof"])
+        let counts = try Self.run(
+            "workload",
+            environment: ["PPROF_OUTPUT": dir.path + "/c.pb.gz", "PPROF_MODE": "cprof"]
+        )
         #expect(counts.status == 0)
         let cprof = try Self.decode(dir.appendingPathComponent("c.pb.gz"))
         #expect(cprof.sampleTypeNames == ["calls/count"])
@@ -126,7 +134,10 @@ import Testing
     @Test func theMonotonicClockCanBeChosenAndIsSaid() throws {
         let dir = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let run = try Self.run("workload", environment: ["PPROF_OUTPUT": dir.path + "/m.pb.gz", "PPROF_CLOCK": "monotonic"])
+        let run = try Self.run(
+            "workload",
+            environment: ["PPROF_OUTPUT": dir.path + "/m.pb.gz", "PPROF_CLOCK": "monotonic"]
+        )
         #expect(run.status == 0)
         let profile = try Self.decode(dir.appendingPathComponent("m.pb.gz"))
         #expect(profile.comments.contains("clock source: monotonic"))

@@ -1,4 +1,6 @@
+import CPprof
 import Foundation
+
 @testable import Pprof
 
 /// Calls, own nanoseconds, per call path ("outer;inner"), read straight from a Profile.
@@ -29,11 +31,16 @@ func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
     for i in 0..<count {
         let box = Unmanaged.passRetained(Box { body(i) })
         var handle = pthread_t()
-        let result = pthread_create(&handle, nil, { raw in
-            let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
-            box.body()
-            return nil
-        }, box.toOpaque())
+        let result = pthread_create(
+            &handle,
+            nil,
+            { raw in
+                let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
+                box.body()
+                return nil
+            },
+            box.toOpaque()
+        )
         precondition(result == 0)
         handles.append(handle)
     }
@@ -58,8 +65,6 @@ func spin(nanoseconds: UInt64) -> UInt64 {
         if elapsed >= nanoseconds { return elapsed }
     }
 }
-
-import CPprof
 
 func CPprofModeForTests() -> UInt8 { CPprof_mode() }
 

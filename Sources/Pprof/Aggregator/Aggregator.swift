@@ -96,10 +96,15 @@ final class Aggregator: @unchecked Sendable {
             guard !started else { return }
             started = true
             var thread = pthread_t()
-            let result = pthread_create(&thread, nil, { _ in
-                Aggregator.shared.run()
-                return nil
-            }, nil)
+            let result = pthread_create(
+                &thread,
+                nil,
+                { _ in
+                    Aggregator.shared.run()
+                    return nil
+                },
+                nil
+            )
             if result == 0 { pthread_detach(thread) } else { warn("could not start the aggregator thread (\(result))") }
         }
     }

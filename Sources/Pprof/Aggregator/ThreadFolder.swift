@@ -145,7 +145,9 @@ final class ThreadFolder {
             return
         }
         let node = tree.child(of: stack.last?.node ?? 0, probe: ProbeRegistry.droppedProbe)
-        stack.append(Frame(node: node, depth: d &- 1, probe: ProbeRegistry.droppedProbe, placeholderLow: parentDepth &+ 1))
+        stack.append(
+            Frame(node: node, depth: d &- 1, probe: ProbeRegistry.droppedProbe, placeholderLow: parentDepth &+ 1)
+        )
     }
 
     private func exit(depth d: UInt32, probe p: UInt32, tree: CallTree) {

@@ -52,8 +52,15 @@ struct ThreadState: @unchecked Sendable {
 
     /// Maps a header and a ring of `capacity` events (a power of two); nil if mmap fails.
     static func allocate(capacity: Int, threadID: UInt32) -> ThreadState? {
-        guard let mapped = mmap(nil, mappedBytes(capacity: capacity), PROT_READ | PROT_WRITE,
-                                MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+        guard
+            let mapped = mmap(
+                nil,
+                mappedBytes(capacity: capacity),
+                PROT_READ | PROT_WRITE,
+                MAP_PRIVATE | MAP_ANONYMOUS,
+                -1,
+                0
+            ),
             mapped != MAP_FAILED
         else { return nil }
         let state = ThreadState(mapped)
@@ -142,7 +149,8 @@ struct ThreadState: @unchecked Sendable {
     /// Producer-written monotone counters, read by the aggregator.
     @usableFromInline
     enum Counter: Int, CaseIterable {
-        case dropped = 0, staleExits, wrongThreadExits, enteredBeforeRecording
+        case dropped = 0
+        case staleExits, wrongThreadExits, enteredBeforeRecording
     }
 
     @inlinable @inline(__always)
@@ -163,7 +171,8 @@ struct ThreadState: @unchecked Sendable {
 
     @inlinable @inline(__always)
     func openScope(at depth: UInt32) -> UnsafeMutablePointer<UInt64> {
-        (base + ThreadState.openOffset).assumingMemoryBound(to: UInt64.self) + Int(min(depth, ThreadState.trackedDepths))
+        (base + ThreadState.openOffset).assumingMemoryBound(to: UInt64.self)
+            + Int(min(depth, ThreadState.trackedDepths))
     }
 
     // MARK: The ring
@@ -212,6 +221,7 @@ struct ThreadState: @unchecked Sendable {
         let d = depth &+ 1
         depth = d
         let ts = Clock.timestamp(mode)
+        // (What follows the clock read is charged to this scope: a store and a compare or two.)
         // The scope's identity, to reject stale tokens: its timestamp, distinct for every enter of
         // a thread; without a clock (cprof), a count.
         var s = UInt32(truncatingIfNeeded: ts)
@@ -238,7 +248,10 @@ struct ThreadState: @unchecked Sendable {
             return
         }
         let d = token.depth
-        guard _fastPath(d <= depth && (d >= ThreadState.trackedDepths || UInt32(truncatingIfNeeded: openScope(at: d).pointee) == token.seq)) else {
+        let open =
+            d <= depth
+            && (d >= ThreadState.trackedDepths || UInt32(truncatingIfNeeded: openScope(at: d).pointee) == token.seq)
+        guard _fastPath(open) else {
             bump(.staleExits)
             return
         }

@@ -30,14 +30,19 @@ func serve() {
     var threads: [pthread_t] = []
     for _ in 0..<4 {
         var thread = pthread_t()
-        pthread_create(&thread, nil, { _ in
-            var rendered = 0
-            for i in 0..<1000 {
-                if let out = try? handle(Request(body: i % 10 == 0 ? "" : "a,b,c")) { rendered += out.count }
-            }
-            precondition(rendered == 900 * 7)
-            return nil
-        }, nil)
+        pthread_create(
+            &thread,
+            nil,
+            { _ in
+                var rendered = 0
+                for i in 0..<1000 {
+                    if let out = try? handle(Request(body: i % 10 == 0 ? "" : "a,b,c")) { rendered += out.count }
+                }
+                precondition(rendered == 900 * 7)
+                return nil
+            },
+            nil
+        )
         threads.append(thread)
     }
     for thread in threads { pthread_join(thread, nil) }
