@@ -53,15 +53,18 @@ final class Aggregator: @unchecked Sendable {
         let mode: Profile.Mode
         let startWallNanoseconds: UInt64
         let startMonotonic: UInt64
+        /// The clock reading at which the open frames were split, when recording was timed.
+        let startTicks: UInt64?
         let startCalls: [UInt64]
         let startOwn: [UInt64]
         let startTotals: Totals
         var threadsSeen: Set<UInt32> = []
 
-        init(mode: Profile.Mode, startCalls: [UInt64], startOwn: [UInt64], startTotals: Totals) {
+        init(mode: Profile.Mode, startTicks: UInt64?, startCalls: [UInt64], startOwn: [UInt64], startTotals: Totals) {
             self.mode = mode
             self.startWallNanoseconds = CPprof_wallNanos()
             self.startMonotonic = CPprof_monotonicNanos()
+            self.startTicks = startTicks
             self.startCalls = startCalls
             self.startOwn = startOwn
             self.startTotals = startTotals
@@ -181,10 +184,13 @@ final class Aggregator: @unchecked Sendable {
     }
 
     /// Brings every folder's own time up to now, so that an edge falls exactly between events.
-    private func splitAll() {
-        guard CPprof_mode() >= ModeFlag.tsc else { return }
+    /// Returns the clock reading used, or nil when recording reads no clock.
+    @discardableResult
+    private func splitAll() -> UInt64? {
+        guard CPprof_mode() >= ModeFlag.tsc else { return nil }
         let now = Clock.now()
         for folder in folders { folder.split(at: now, tree: tree) }
+        return now
     }
 
     /// The flag the hooks read: timed if any window needs time, counting if only cprof ones are
@@ -209,8 +215,13 @@ final class Aggregator: @unchecked Sendable {
             // Turn recording on first, then take the snapshot: what comes before it is outside.
             updateModeFlag(opening: mode)
             drain()
-            splitAll()
-            let window = Window(mode: mode, startCalls: tree.calls, startOwn: tree.own, startTotals: currentTotals())
+            let window = Window(
+                mode: mode,
+                startTicks: splitAll(),
+                startCalls: tree.calls,
+                startOwn: tree.own,
+                startTotals: currentTotals()
+            )
             windows.append(window)
             return window
         }
@@ -221,7 +232,7 @@ final class Aggregator: @unchecked Sendable {
     func close(_ window: Window, closingOpenFrames: Bool = false) -> Profile {
         lock.withLock {
             drain()
-            splitAll()
+            let endTicks = splitAll()
             let endMonotonic = CPprof_monotonicNanos()
             var calls = tree.calls
             let own = tree.own
@@ -240,6 +251,14 @@ final class Aggregator: @unchecked Sendable {
             statistics.threads = window.threadsSeen.count
             statistics.clockSource = window.mode == .cprof ? "none" : Clock.sourceName
             let nanosPerTick = Clock.nanosecondsPerTick()
+            // The window's length is the span between its two splits, the time its own times
+            // cover; without a clock, the monotonic time between its opening and closing.
+            let duration: UInt64
+            if let start = window.startTicks, let end = endTicks, end > start {
+                duration = UInt64((Double(end &- start) * nanosPerTick).rounded())
+            } else {
+                duration = endMonotonic &- window.startMonotonic
+            }
             statistics.hookPairNanoseconds = Calibration.pairTicks * nanosPerTick
             windows.removeAll { $0 === window }
             updateModeFlag()
@@ -249,7 +268,7 @@ final class Aggregator: @unchecked Sendable {
                 calls: calls,
                 own: own,
                 nanosPerTick: window.mode == .cprof ? 0 : nanosPerTick,
-                durationNanoseconds: endMonotonic &- window.startMonotonic,
+                durationNanoseconds: duration,
                 statistics: statistics
             )
         }
