@@ -6,6 +6,7 @@ let package = Package(
     name: "swift-pprof",
     products: [
         .library(name: "Pprof", targets: ["Pprof"]),
+        .library(name: "PprofHTTP", targets: ["PprofHTTP"]),
         .executable(name: "pprof-demo", targets: ["pprof-demo"]),
     ],
     traits: [
@@ -16,7 +17,9 @@ let package = Package(
         .default(enabledTraits: []),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
     ],
     targets: [
         // The C shim: the thread-local pointer (initial-exec, defined once), the recording flag,
@@ -35,6 +38,17 @@ let package = Package(
             name: "Pprof",
             dependencies: ["CPprof", "CZlib"],
             swiftSettings: [.define("PPROF_DISABLED", .when(traits: ["PprofDisabled"]))]
+        ),
+        // The HTTP endpoint: the only module that imports SwiftNIO.
+        .target(
+            name: "PprofHTTP",
+            dependencies: [
+                "Pprof",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
         .executableTarget(
             name: "pprof-demo",
@@ -57,6 +71,17 @@ let package = Package(
         .testTarget(
             name: "PprofTests",
             dependencies: ["Pprof", "PprofSecondModule", "pprof-fixture"]
+        ),
+        .testTarget(
+            name: "PprofHTTPTests",
+            dependencies: [
+                "PprofHTTP",
+                "Pprof",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
     ]
 )

@@ -15,7 +15,7 @@ struct Failure: Error {}
 
 /// Tests that drive the process-wide recorder through the public hooks. They run one at a time:
 /// a window sees every thread's events.
-@Suite(.serialized)
+@Suite(.serialized, .recorderExclusive)
 struct RecorderTests {
     @Test func nestedScopesGiveExactCountsPerPath() {
         let window = Profiler.start()

@@ -85,6 +85,12 @@ final class Aggregator: @unchecked Sendable {
     /// Threads with a live ring, for the index page and tests.
     var liveThreads: Int { lock.withLock { folders.count + pendingLock.withLock { pending.count } } }
 
+    /// Windows open now, for the index page.
+    var openWindowCount: Int { lock.withLock { windows.count } }
+
+    /// Totals since the process started (without a drain: what has been folded so far).
+    var totalsNow: Totals { lock.withLock { currentTotals() } }
+
     // MARK: Threads
 
     func adopt(_ state: ThreadState) {

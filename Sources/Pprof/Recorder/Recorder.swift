@@ -19,6 +19,9 @@ enum Recorder {
     static let threadlessWrongThreadExits = Atomic<Int>(0)
     static let threadlessIdleExits = Atomic<Int>(0)
 
+    /// Threads given a ring since the process started.
+    static var threadsRegistered: Int { Int(nextThreadID.load(ordering: .relaxed)) - 1 }
+
     /// Events each thread's ring holds (a power of two; `PPROF_RING_EVENTS` sets it).
     nonisolated(unsafe) static var ringCapacity = 1 << 17
 

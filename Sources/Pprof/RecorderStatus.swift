@@ -1,0 +1,22 @@
+/// The recorder's state right now, for the HTTP index page (package-only: users read a window's
+/// `Profile`, not these process-wide totals).
+///
+/// ```swift
+/// let line = "\(RecorderStatus.liveThreads) threads, \(RecorderStatus.eventsDropped) events dropped"
+/// ```
+package enum RecorderStatus {
+    /// Threads whose ring is live now (registered and not yet ended).
+    package static var liveThreads: Int { Aggregator.shared.liveThreads }
+
+    /// Threads that have recorded at least once since the process started.
+    package static var threadsSeen: Int { Recorder.threadsRegistered }
+
+    /// Windows open now, from code, from the HTTP endpoint, and the whole-run dump.
+    package static var openWindows: Int { Aggregator.shared.openWindowCount }
+
+    /// Events folded since the process started (only counted while something records).
+    package static var eventsRecorded: UInt64 { Aggregator.shared.totalsNow.folded }
+
+    /// Events lost to full rings since the process started.
+    package static var eventsDropped: UInt64 { Aggregator.shared.totalsNow.dropped }
+}

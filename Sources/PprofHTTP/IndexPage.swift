@@ -1,0 +1,41 @@
+import Pprof
+
+/// The HTML of `/debug/pprof/`: what can be fetched, what cannot, and the recorder's state.
+enum IndexPage {
+    static func render(maxSeconds: Int) -> String {
+        let seconds = min(30, maxSeconds)
+        return """
+            <!DOCTYPE html>
+            <html>
+            <head><meta charset="utf-8"><title>/debug/pprof/</title></head>
+            <body>
+            <h1>/debug/pprof/</h1>
+            <p>swift-pprof: call counts and wall time of instrumented scopes (Trace.scope, Trace.enter/exit).</p>
+            <h2>Profiles</h2>
+            <table>
+            <tr><td><a href="profile?seconds=\(seconds)">profile</a></td>
+            <td>Records N seconds (<code>seconds=N</code>, 1 to \(maxSeconds), default 30) and returns a pprof
+            profile: <code>type=fprof</code> call paths with calls and wall time (default), <code>type=eprof</code>
+            flat per function, <code>type=cprof</code> call counts only; <code>debug=1</code> gives the fprof-style
+            text report instead. Several may run at once.</td></tr>
+            <tr><td><a href="profile?seconds=\(seconds)&amp;debug=1">profile?debug=1</a></td>
+            <td>The same window as an fprof-style text report: callers above, callees below, CNT, ACC and OWN.</td></tr>
+            <tr><td><a href="cmdline">cmdline</a></td>
+            <td>The command line of this program, arguments separated by NUL bytes.</td></tr>
+            </table>
+            <p>Not produced here (answered 404): heap, allocs, block, mutex. Switch them off in the scraper.</p>
+            <h2>Recorder</h2>
+            <table>
+            <tr><td>threads with a live ring</td><td>\(RecorderStatus.liveThreads)</td></tr>
+            <tr><td>threads seen since start</td><td>\(RecorderStatus.threadsSeen)</td></tr>
+            <tr><td>windows open</td><td>\(RecorderStatus.openWindows)</td></tr>
+            <tr><td>events recorded</td><td>\(RecorderStatus.eventsRecorded)</td></tr>
+            <tr><td>events dropped (rings full)</td><td>\(RecorderStatus.eventsDropped)</td></tr>
+            </table>
+            <p>Try: <code>go tool pprof http://HOST:PORT/debug/pprof/profile?seconds=\(seconds)</code></p>
+            </body>
+            </html>
+
+            """
+    }
+}

@@ -1,0 +1,279 @@
+import Dispatch
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Pprof
+import ServiceLifecycle
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Serves profiles over HTTP while the program runs, at Go's `/debug/pprof/` paths, so that
+/// `go tool pprof`, Parca and Grafana Alloy can fetch them.
+///
+/// ```swift
+/// import PprofHTTP
+///
+/// let server = PprofServer()        // 127.0.0.1:6060
+/// try await server.run()            // until the task is cancelled
+/// // elsewhere: go tool pprof http://127.0.0.1:6060/debug/pprof/profile?seconds=5
+/// ```
+///
+/// In a swift-service-lifecycle `ServiceGroup` (Hummingbird, Vapor) it is one more service; a
+/// program that is not async calls `start(host:port:maxSeconds:token:)` instead, which serves on
+/// background threads. Each `/debug/pprof/profile` request opens its own recording window, so
+/// several scrapes at once each get their own profile (up to `maxWindows`). Nothing is served
+/// until the program asks: importing the module registers no handler. The endpoint is for
+/// trusted networks only: it binds `127.0.0.1` unless told otherwise.
+public final class PprofServer: Sendable {
+    /// The address asked for.
+    public let host: String
+    /// The port asked for; 0 picks a free one, which `boundPort` then tells.
+    public let port: Int
+    /// The longest window `seconds=` may ask for.
+    public let maxSeconds: Int
+    /// Profile windows the endpoint keeps open at once; beyond, `503` with `Retry-After`.
+    public let maxWindows: Int
+
+    private let routes: Routes
+    private let state = Mutex(State())
+
+    private struct State {
+        var boundPort: Int?
+        var background: Task<Void, Never>?
+    }
+
+    private typealias Connection = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
+    private typealias Listener = NIOAsyncChannel<Connection, Never>
+
+    /// The port the server listens on, once it does; nil before `run()` has bound.
+    public var boundPort: Int? { state.withLock { $0.boundPort } }
+
+    /// Describes a server; nothing listens until `run()` or `start(…)`.
+    ///
+    /// - Parameters:
+    ///   - host: The address to bind; `127.0.0.1` by default. Any other is an explicit choice:
+    ///     profiles show the program's structure and the endpoint lets anyone make it record.
+    ///   - port: The port; 6060 by default, 0 for a free one (see `boundPort`).
+    ///   - maxSeconds: The longest window a request may ask for (at least 1).
+    ///   - token: When set, every request must carry `Authorization: Bearer <token>`.
+    ///   - maxWindows: Windows open at once through this server (at least 1).
+    public init(
+        host: String = "127.0.0.1",
+        port: Int = 6060,
+        maxSeconds: Int = 300,
+        token: String? = nil,
+        maxWindows: Int = 8
+    ) {
+        self.host = host
+        self.port = port
+        self.maxSeconds = max(1, maxSeconds)
+        self.maxWindows = max(1, maxWindows)
+        self.routes = Routes(maxSeconds: self.maxSeconds, token: token, windows: WindowLimit(limit: self.maxWindows))
+    }
+
+    /// Binds and serves until the task is cancelled (or, in a `ServiceGroup`, until graceful
+    /// shutdown). Windows still open then are stopped.
+    ///
+    /// - Throws: When the address cannot be bound.
+    public func run() async throws {
+        let listener = try await bind()
+        try await cancelWhenGracefulShutdown {
+            try await self.serve(listener)
+        }
+    }
+
+    /// Binds now, on the calling thread, and serves on background threads: for programs that
+    /// are not async. Call it from synchronous code (it waits for the bind).
+    ///
+    /// ```swift
+    /// let server = try PprofServer.start(port: 6060)
+    /// runMyProgram()
+    /// server.stop()
+    /// ```
+    ///
+    /// - Parameters: As `init(host:port:maxSeconds:token:maxWindows:)`.
+    /// - Returns: The server, already listening (`boundPort` is set).
+    /// - Throws: When the address cannot be bound.
+    public static func start(
+        host: String = "127.0.0.1",
+        port: Int = 6060,
+        maxSeconds: Int = 300,
+        token: String? = nil,
+        maxWindows: Int = 8
+    ) throws -> PprofServer {
+        let server = PprofServer(host: host, port: port, maxSeconds: maxSeconds, token: token, maxWindows: maxWindows)
+        try server.startInBackground()
+        return server
+    }
+
+    /// Stops a server started with `start(…)`: it closes its socket and ends its open windows.
+    /// Servers run with `run()` stop when their task is cancelled instead.
+    public func stop() {
+        state.withLock { $0.background }?.cancel()
+    }
+
+    // MARK: Serving
+
+    private func startInBackground() throws {
+        let outcome = BindOutcome()
+        let task = Task.detached {
+            let listener: Listener
+            do {
+                listener = try await self.bind()
+            } catch {
+                outcome.finish(error)
+                return
+            }
+            outcome.finish(nil)
+            // Nobody awaits this task: a listener that fails says so on stderr, as the
+            // exit dump does, rather than stop serving in silence.
+            do { try await self.serve(listener) } catch { Self.warn("the pprof endpoint stopped: \(error)") }
+        }
+        if let error = outcome.wait() { throw error }
+        state.withLock { $0.background = task }
+    }
+
+    private func bind() async throws -> Listener {
+        let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelOption(.backlog, value: 256)
+            .bind(host: host, port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    return try Connection(wrappingChannelSynchronously: channel)
+                }
+            }
+        state.withLock { $0.boundPort = listener.channel.localAddress?.port }
+        return listener
+    }
+
+    private func serve(_ listener: Listener) async throws {
+        let connections = Connections()
+        // The accept loop runs in a task that cancellation does not reach: cancelling the
+        // iteration of a server's NIOAsyncChannel drops connections accepted but not yet handed
+        // out, and NIO traps on those ("Deinited NIOAsyncWriter without calling finish()",
+        // apple/swift-nio#2637). Instead, cancellation closes the listener, which ends the
+        // iteration after every accepted connection was handed out, and closes the connections.
+        let accepting = Task {
+            // One child task per connection; a discarding group keeps none of their results, so
+            // a long-running server holds nothing per finished connection.
+            await withDiscardingTaskGroup { group -> (any Error)? in
+                do {
+                    try await listener.executeThenClose { inbound in
+                        for try await connection in inbound {
+                            group.addTask { await self.handle(connection, among: connections) }
+                        }
+                    }
+                    return nil
+                } catch {
+                    return error
+                }
+            }
+        }
+        let failure = await withTaskCancellationHandler {
+            await accepting.value
+        } onCancel: {
+            listener.channel.close(promise: nil)
+            connections.closeAll()
+        }
+        // The listener failing on its own (not closed by a stop) is the server's failure: say so
+        // to the caller (a ServiceGroup then ends), rather than return as if stopped.
+        if let failure, !Task.isCancelled {
+            connections.closeAll()
+            throw failure
+        }
+    }
+
+    private func handle(_ connection: Connection, among connections: Connections) async {
+        let closed = connection.channel.closeFuture
+        guard connections.insert(connection.channel) else {
+            // Accepted as the server stopped: close it, through executeThenClose as NIO requires.
+            try? await connection.executeThenClose { _, _ in }
+            return
+        }
+        defer { connections.remove(connection.channel) }
+        do {
+            try await connection.executeThenClose { inbound, outbound in
+                var head: HTTPRequestHead?
+                for try await part in inbound {
+                    switch part {
+                    case .head(let requestHead):
+                        head = requestHead
+                    case .body:
+                        // GET has no body; whatever comes is dropped, never buffered.
+                        break
+                    case .end:
+                        guard let request = head else { continue }
+                        head = nil
+                        let response = await routes.respond(
+                            method: request.method,
+                            uri: request.uri,
+                            headers: request.headers
+                        ) { duration in
+                            await Self.sleep(for: duration, unlessClosed: closed)
+                        }
+                        try await Self.write(response, to: outbound, for: request)
+                        if !request.isKeepAlive { return }
+                    }
+                }
+            }
+        } catch {
+            // A client that went away: nothing to answer, and the server goes on.
+        }
+    }
+
+    /// Sleeps in a task of its own, which the connection's close cancels: a client that
+    /// disconnects ends its window at once, and no event loop thread waits meanwhile.
+    private static func sleep(for duration: Duration, unlessClosed closed: EventLoopFuture<Void>) async -> Bool {
+        let sleeper = Task { try await Task.sleep(for: duration) }
+        closed.whenComplete { _ in sleeper.cancel() }
+        return await withTaskCancellationHandler {
+            (try? await sleeper.value) != nil
+        } onCancel: {
+            sleeper.cancel()
+        }
+    }
+
+    /// One line on stderr, prefixed as the recorder's own warnings are.
+    private static func warn(_ message: String) {
+        let bytes = Array("swift-pprof: \(message)\n".utf8)
+        _ = bytes.withUnsafeBytes { Glibc.write(2, $0.baseAddress, $0.count) }
+    }
+
+    private static func write(
+        _ response: Response,
+        to outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>,
+        for request: HTTPRequestHead
+    ) async throws {
+        var headers = response.headers
+        headers.replaceOrAdd(name: "Content-Length", value: String(response.body.count))
+        headers.replaceOrAdd(name: "Connection", value: request.isKeepAlive ? "keep-alive" : "close")
+        let head = HTTPResponseHead(version: request.version, status: response.status, headers: headers)
+        try await outbound.write(.head(head))
+        if !response.body.isEmpty {
+            try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: response.body))))
+        }
+        try await outbound.write(.end(nil))
+    }
+}
+
+extension PprofServer: Service {}
+
+/// The bind's result, handed from the background task to the synchronous `start(…)`.
+private final class BindOutcome: Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    private let error = Mutex<(any Error)?>(nil)
+
+    func finish(_ error: (any Error)?) {
+        self.error.withLock { $0 = error }
+        done.signal()
+    }
+
+    func wait() -> (any Error)? {
+        done.wait()
+        return error.withLock { $0 }
+    }
+}

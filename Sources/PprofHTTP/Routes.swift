@@ -1,0 +1,129 @@
+import NIOHTTP1
+import Pprof
+
+/// Maps a request to its answer: `/debug/pprof/` and the profiles under it, with the rules of
+/// DESIGN.md ("HTTP endpoint"): a token before anything else, then path, method and parameters,
+/// each refused with its own status and a one-line reason.
+struct Routes: Sendable {
+    static let prefix = "/debug/pprof/"
+    /// Profiles Go programs serve and scrapers ask for by default; we say why they are missing.
+    static let notProduced: Set<String> = ["heap", "allocs", "block", "mutex"]
+
+    let maxSeconds: Int
+    let token: String?
+    let windows: WindowLimit
+
+    /// The answer to one request.
+    ///
+    /// - Parameter wait: Sleeps for a window's length without holding an event loop; returns
+    ///   false when the client went away (or the server stops) first.
+    func respond(
+        method: HTTPMethod,
+        uri: String,
+        headers: HTTPHeaders,
+        wait: @Sendable (Duration) async -> Bool
+    ) async -> Response {
+        if let token, !Self.authorized(headers, token: token) {
+            return .error(.unauthorized, "a bearer token is required", headers: [("WWW-Authenticate", "Bearer")])
+        }
+        let path: Substring
+        let rawQuery: Substring
+        if let mark = uri.firstIndex(of: "?") {
+            path = uri[..<mark]
+            rawQuery = uri[uri.index(after: mark)...]
+        } else {
+            path = uri[...]
+            rawQuery = ""
+        }
+        if path == "/debug/pprof" {
+            // As Go's ServeMux does for a subtree registered with its slash.
+            let location = Self.prefix + (rawQuery.isEmpty ? "" : "?" + rawQuery)
+            return .error(.movedPermanently, "moved to \(Self.prefix)", headers: [("Location", location)])
+        }
+        guard path.hasPrefix(Self.prefix) else { return .error(.notFound, "not found: \(path.prefix(128))") }
+        let name = path.dropFirst(Self.prefix.count)
+        enum Endpoint { case index, profile, cmdline }
+        let endpoint: Endpoint
+        switch name {
+        case "": endpoint = .index
+        case "profile": endpoint = .profile
+        case "cmdline": endpoint = .cmdline
+        case _ where Self.notProduced.contains(String(name)):
+            return .error(
+                .notFound,
+                "\(name): this profiler does not produce \(name) profiles "
+                    + "(it records call counts and wall time of instrumented scopes)"
+            )
+        default:
+            return .error(.notFound, "no such profile: \(name.prefix(128))")
+        }
+        guard method == .GET else {
+            return .error(
+                .methodNotAllowed,
+                "method \(method.rawValue) is not allowed; use GET",
+                headers: [("Allow", "GET")]
+            )
+        }
+        do {
+            let query = try QueryParameters(parsing: rawQuery)
+            switch endpoint {
+            case .index: return .html(IndexPage.render(maxSeconds: maxSeconds))
+            case .profile: return try await profile(query, wait: wait)
+            case .cmdline: return Self.cmdline()
+            }
+        } catch let invalid as QueryParameters.Invalid {
+            return .error(.badRequest, invalid.reason)
+        } catch {
+            return .error(.internalServerError, "\(error)")
+        }
+    }
+
+    // MARK: Handlers
+
+    private func profile(_ query: QueryParameters, wait: @Sendable (Duration) async -> Bool) async throws -> Response {
+        // Go's default, unless the server caps windows below it.
+        let seconds = try query.integer("seconds", in: 1...maxSeconds, default: min(30, maxSeconds))
+        let type = try query.choice("type", of: Profile.Mode.allCases.map(\.rawValue), default: "fprof")
+        let mode = Profile.Mode(rawValue: type) ?? .fprof
+        let debug = try query.choice("debug", of: ["0", "1"], default: "0")
+        guard windows.acquire() else {
+            return .error(
+                .serviceUnavailable,
+                "\(windows.limit) profile windows are open already; retry later",
+                headers: [("Retry-After", String(min(seconds, 30)))]
+            )
+        }
+        defer { windows.release() }
+        let window = Profiler.start(mode: mode)
+        let completed = await wait(.seconds(seconds))
+        let recorded = window.stop()
+        guard completed else {
+            return .error(.serviceUnavailable, "the window was cut short")
+        }
+        return debug == "1" ? .text(.ok, recorded.report()) : .profile(recorded.pprof())
+    }
+
+    private static func cmdline() -> Response {
+        // As Go does: the arguments joined by NUL bytes.
+        .text(.ok, CommandLine.arguments.joined(separator: "\0"))
+    }
+
+    // MARK: Authorization
+
+    /// Whether `headers` carry `Authorization: Bearer <token>`. The comparison takes the same
+    /// time wherever the first difference is, so the token cannot be guessed byte by byte.
+    static func authorized(_ headers: HTTPHeaders, token: String) -> Bool {
+        let values = headers["Authorization"]
+        guard values.count == 1 else { return false }
+        let value = values[0]
+        let scheme = "bearer "
+        guard value.utf8.count > scheme.utf8.count, value.lowercased().hasPrefix(scheme) else { return false }
+        let given = Array(value.utf8.dropFirst(scheme.utf8.count))
+        let expected = Array(token.utf8)
+        var difference = UInt8(given.count == expected.count ? 0 : 1)
+        for i in 0..<expected.count {
+            difference |= expected[i] ^ (i < given.count ? given[i] : 0)
+        }
+        return difference == 0
+    }
+}
