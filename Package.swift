@@ -68,15 +68,21 @@ let package = Package(
             dependencies: ["Pprof"],
             path: "Tests/PprofSecondModule"
         ),
+        // What the test targets share: the trait that keeps suites driving the recorder apart.
+        .target(
+            name: "PprofTestSupport",
+            path: "Tests/PprofTestSupport"
+        ),
         .testTarget(
             name: "PprofTests",
-            dependencies: ["Pprof", "PprofSecondModule", "pprof-fixture"]
+            dependencies: ["Pprof", "PprofSecondModule", "PprofTestSupport", "pprof-fixture"]
         ),
         .testTarget(
             name: "PprofHTTPTests",
             dependencies: [
                 "PprofHTTP",
                 "Pprof",
+                "PprofTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

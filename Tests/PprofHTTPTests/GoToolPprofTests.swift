@@ -1,4 +1,5 @@
 import Foundation
+import PprofTestSupport
 import Testing
 
 /// The real consumer fetching by URL: `go tool pprof -top http://…/debug/pprof/profile?seconds=1`.

@@ -1,6 +1,7 @@
 import Foundation
 import Pprof
 import PprofHTTP
+import PprofTestSupport
 import Testing
 
 #if canImport(Glibc)

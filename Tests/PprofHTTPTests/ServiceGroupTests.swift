@@ -1,5 +1,6 @@
 import PprofHTTP
 import ServiceLifecycle
+import PprofTestSupport
 import Testing
 
 /// The server as one service of a swift-service-lifecycle group, as in a Hummingbird or Vapor

@@ -1,5 +1,6 @@
 import Foundation
 import PprofSecondModule
+import PprofTestSupport
 import Testing
 
 @testable import Pprof

@@ -7,12 +7,17 @@ import Glibc
 
 /// Runs a suite while no other suite that drives the process-wide recorder runs: a window
 /// opened here makes every thread record, which tests that need recording off would see.
-/// Test targets link into one process and share no test code, so the lock is a `flock` on a
-/// file they both name (same helper in `Tests/PprofHTTPTests/RecorderExclusive.swift`).
-struct RecorderExclusive: SuiteTrait, TestScoping {
+/// A `flock` on a file, so that it holds across test processes too.
+public struct RecorderExclusive: SuiteTrait, TestScoping {
+    public init() {}
+
     static let path = FileManager.default.temporaryDirectory.appendingPathComponent("swift-pprof-recorder.lock").path
 
-    func provideScope(for test: Test, testCase: Test.Case?, performing function: () async throws -> Void) async throws {
+    public func provideScope(
+        for test: Test,
+        testCase: Test.Case?,
+        performing function: () async throws -> Void
+    ) async throws {
         let fd = open(Self.path, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
         guard fd >= 0 else { return try await function() }
         defer { close(fd) }
@@ -26,5 +31,5 @@ struct RecorderExclusive: SuiteTrait, TestScoping {
 
 extension Trait where Self == RecorderExclusive {
     /// See `RecorderExclusive`.
-    static var recorderExclusive: RecorderExclusive { RecorderExclusive() }
+    public static var recorderExclusive: RecorderExclusive { RecorderExclusive() }
 }
