@@ -52,7 +52,14 @@ let package = Package(
         ),
         .executableTarget(
             name: "pprof-demo",
-            dependencies: ["Pprof", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "Pprof",
+                "PprofHTTP",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
         ),
         // A program with known call counts, run as a child process by the tests of PPROF_OUTPUT
         // and of signals.
@@ -83,6 +90,7 @@ let package = Package(
                 "PprofHTTP",
                 "Pprof",
                 "PprofTestSupport",
+                "pprof-demo",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -1,133 +1,169 @@
 import ArgumentParser
+import NIOPosix
 import Pprof
+import PprofHTTP
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// The main job: an instrumented service under load, profiled while it runs.
+/// The main job: an instrumented HTTP service under load, profiled over its own pprof endpoint
+/// while it runs.
 @main
 struct PprofDemo: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pprof-demo",
-        abstract: "Runs an instrumented in-memory user service under load, profiles it, and writes the profile.",
+        abstract: "Runs an instrumented HTTP JSON service under load and profiles it over its pprof endpoint.",
         discussion: """
-            Worker threads send a fixed mix of requests (get, create, search, and a bad one) to the \
-            service for --duration seconds while a profile window records every scope. The profile \
-            is written to --output as gzipped pprof; the top of the fprof-style report is printed. \
-            Read the profile with: go tool pprof -top pprof-demo.pb.gz
+            A small user API (GET /users/ID, POST /users, GET /search?tag=T) serves on a free \
+            loopback port, each request's steps (parse, validate, store, render, write) in a \
+            Trace scope. Built-in clients send it requests over loopback for --duration seconds, \
+            while the pprof endpoint serves on --port: try the go tool pprof line it prints. \
+            Meanwhile the demo fetches its own profile from that endpoint, writes it to --output \
+            and prints the top of the fprof-style report and the request rate.
+
+            With --overhead-rounds N it measures instead what an open profile window costs the \
+            service: N rounds of a window of --window-seconds and the same time without, \
+            alternating, and prints the request rate with a window open as a share of the rate \
+            without.
             """
     )
 
-    @Option(help: "How long to run the load, in seconds.")
+    @Option(help: "How long to run the load and the profile window, in seconds.")
     var duration: Int = 10
 
-    @Option(help: "Where to write the profile (gzipped pprof).")
+    @Option(help: "The pprof endpoint's port on 127.0.0.1; 0 picks a free one.")
+    var port: Int = 6060
+
+    @Option(help: "Where to write the profile fetched from the endpoint (gzipped pprof).")
     var output: String = "pprof-demo.pb.gz"
 
-    @Option(help: "Worker threads sending requests.")
-    var threads: Int = 4
+    @Option(help: "Concurrent keep-alive clients sending requests.")
+    var clients: Int = 16
 
     @Option(
         help: ArgumentHelp(
-            "Profile mode: fprof (call paths and time), eprof (flat), cprof (counts only).",
-            valueName: "mode"
+            "Profile type: fprof (call paths and time), eprof (flat time), cprof (counts only).",
+            valueName: "type"
         )
     )
     var mode: String = "fprof"
 
-    @Option(help: "Lines of the report to print.")
+    @Option(help: "Lines of the fprof-style report to print.")
     var top: Int = 40
 
+    @Option(help: "Measure the overhead instead: rounds of a window on and off (0: do not).")
+    var overheadRounds: Int = 0
+
+    @Option(help: "With --overhead-rounds: the length of each window, and of each time without one.")
+    var windowSeconds: Int = 2
+
     func validate() throws {
-        guard duration >= 1 else { throw ValidationError("--duration must be at least 1 second") }
-        guard (1...256).contains(threads) else { throw ValidationError("--threads must be from 1 to 256") }
+        guard (1...3600).contains(duration) else { throw ValidationError("--duration must be from 1 to 3600 seconds") }
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be from 0 to 65535") }
+        guard (1...1000).contains(clients) else { throw ValidationError("--clients must be from 1 to 1000") }
         guard Profile.Mode(rawValue: mode) != nil else { throw ValidationError("--mode must be fprof, eprof or cprof") }
+        guard overheadRounds >= 0 else { throw ValidationError("--overhead-rounds must not be negative") }
+        guard (1...60).contains(windowSeconds) else { throw ValidationError("--window-seconds must be from 1 to 60") }
     }
 
     func run() throws {
-        let service = UserService(users: 10_000)
-        let window = Profiler.start(mode: Profile.Mode(rawValue: mode)!)
-        let counts = LoadGenerator.run(service: service, threads: threads, seconds: duration)
-        let profile = window.stop()
-        try profile.write(to: output)
+        let serverGroup = MultiThreadedEventLoopGroup.singleton
+        let clientGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        defer { try? clientGroup.syncShutdownGracefully() }
 
-        let total = counts.reduce(0, +)
-        print("pprof-demo: \(threads) threads for \(duration) s: \(total) requests, \(total / duration) per second")
-        print("wrote \(output) (\(mode)); read it with: go tool pprof -top \(output)")
+        let api = try APIServer.start(service: UserService(users: 10_000), group: serverGroup)
+        defer { api.stop() }
+        let endpoint: PprofServer
+        do {
+            endpoint = try PprofServer.start(port: port)
+        } catch {
+            throw ValidationError(
+                "cannot serve the pprof endpoint on 127.0.0.1:\(port): \(error) (--port 0 picks a free port)"
+            )
+        }
+        defer { endpoint.stop() }
+        let pprofPort = endpoint.boundPort ?? port
+
+        print(
+            "pprof-demo: the API serves on http://127.0.0.1:\(api.port)/users/1, its profiles on http://127.0.0.1:\(pprofPort)/debug/pprof/"
+        )
+        print("try, while it runs: go tool pprof http://127.0.0.1:\(pprofPort)/debug/pprof/profile?seconds=5")
+        flush()
+
+        if overheadRounds > 0 {
+            let load = try LoadGenerator.start(port: api.port, clients: clients, group: clientGroup)
+            defer { load.stop() }
+            try Overhead.measure(rounds: overheadRounds, seconds: windowSeconds, api: api, pprofPort: pprofPort)
+            return
+        }
+
+        // Two windows over the same seconds, as two scrapers would open them: the profile and the
+        // text report. Both are fetched over HTTP, the way users fetch them.
+        let profileQuery = "/debug/pprof/profile?seconds=\(duration)&type=\(mode)"
+        let profileFetch = HTTPGet.start(port: pprofPort, target: profileQuery)
+        let reportFetch = HTTPGet.start(port: pprofPort, target: profileQuery + "&debug=1")
+
+        let start = Clock.nanos()
+        let servedBefore = api.served.value
+        let load = try LoadGenerator.start(port: api.port, clients: clients, group: clientGroup)
+        for second in 1...duration {
+            Clock.sleep(until: start + UInt64(second) * 1_000_000_000)
+            let served = api.served.value - servedBefore
+            let elapsed = Double(Clock.nanos() - start) / 1e9
+            print("  \(second) s: \(served) requests served, \(Int(Double(served) / elapsed)) per second")
+            flush()
+        }
+        let statuses = load.stop()
+        let elapsed = Double(Clock.nanos() - start) / 1e9
+        let served = api.served.value - servedBefore
+
+        let profile = try Self.body(of: profileFetch, asking: profileQuery)
+        let report = try Self.body(of: reportFetch, asking: profileQuery + "&debug=1")
+        try Profile.writeAtomically(profile, to: output)
+
+        let mix = statuses.sorted { $0.key < $1.key }.map { "\($0.value) × \($0.key)" }.joined(separator: ", ")
         print("")
         print(
-            profile.report().split(separator: "\n", omittingEmptySubsequences: false).prefix(top).joined(
-                separator: "\n"
-            )
+            "pprof-demo: \(clients) clients for \(duration) s: \(served) requests, \(Int(Double(served) / elapsed)) per second (\(mix))"
         )
-    }
-}
-
-/// One load-generating thread's state.
-final class Worker: @unchecked Sendable {
-    let service: UserService
-    let deadline: UInt64
-    let seed: Int
-    var requests = 0
-
-    init(service: UserService, deadline: UInt64, seed: Int) {
-        self.service = service
-        self.deadline = deadline
-        self.seed = seed
+        print("wrote \(output) (\(mode), \(profile.count) bytes); read it with: go tool pprof -top \(output)")
+        print("")
+        let lines = String(decoding: report, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+        print(lines.prefix(top).joined(separator: "\n"))
     }
 
-    /// Sends the same mix of requests until the deadline: 6 gets, 2 creates, 1 search and 1
-    /// bad request in every 10.
-    func run() {
-        var i = seed &* 7919
-        while LoadGenerator.monotonicNanos() < deadline {
-            for _ in 0..<64 {
-                i &+= 1
-                let id = (i &* 2_654_435_761) % 12_000
-                switch i % 10 {
-                case 0...5: _ = service.handle(method: "GET", path: "/users/\(id)", body: "")
-                case 6, 7:
-                    _ = service.handle(
-                        method: "POST",
-                        path: "/users",
-                        body: "id=\(id)&name=user\(id)&email=u\(id)@example.com&tags=t\(id % 7),t\(id % 3)"
-                    )
-                case 8: _ = service.handle(method: "GET", path: "/search?tag=t\(id % 7)", body: "")
-                default: _ = service.handle(method: "DELETE", path: "/users/\(id)", body: "")
-                }
-            }
-            requests += 64
-        }
-    }
-}
-
-/// Worker threads that send requests until a deadline.
-enum LoadGenerator {
-    static func run(service: UserService, threads: Int, seconds: Int) -> [Int] {
-        let deadline = monotonicNanos() + UInt64(seconds) * 1_000_000_000
-        let workers = (0..<threads).map { Worker(service: service, deadline: deadline, seed: $0) }
-        var handles: [pthread_t] = []
-        for worker in workers {
-            var handle = pthread_t()
-            pthread_create(
-                &handle,
-                nil,
-                { raw in
-                    Unmanaged<Worker>.fromOpaque(raw!).takeUnretainedValue().run()
-                    return nil
-                },
-                Unmanaged.passUnretained(worker).toOpaque()
+    /// The body of a 200 answer; any other is an error naming the status and the server's reason.
+    private static func body(of fetch: HTTPGet, asking target: String) throws -> [UInt8] {
+        let answer = try fetch.wait()
+        guard answer.status == 200 else {
+            throw ValidationError(
+                "GET \(target) answered \(answer.status): \(String(decoding: answer.body.prefix(200), as: UTF8.self))"
             )
-            handles.append(handle)
         }
-        for handle in handles { pthread_join(handle, nil) }
-        return workers.map(\.requests)
+        return answer.body
     }
 
-    static func monotonicNanos() -> UInt64 {
+    private func flush() {
+        fflush(nil)  // every output stream: `stdout` is a global Swift 6 will not read
+    }
+}
+
+/// The monotonic clock, for the progress lines and the overhead rounds.
+enum Clock {
+    static func nanos() -> UInt64 {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+
+    static func sleep(until deadline: UInt64) {
+        while true {
+            let now = nanos()
+            if now >= deadline { return }
+            let wait = deadline - now
+            var ts = timespec(tv_sec: Int(wait / 1_000_000_000), tv_nsec: Int(wait % 1_000_000_000))
+            nanosleep(&ts, nil)
+        }
     }
 }

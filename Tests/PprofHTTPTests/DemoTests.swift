@@ -1,0 +1,81 @@
+import Foundation
+import Pprof
+import Testing
+
+/// The main job end to end: `pprof-demo` as a child process serves its API under load, fetches
+/// its own profile over HTTP, writes it, and exits 0; the profile holds the demo's call paths
+/// in the proportions its code fixes.
+@Suite struct DemoTests {
+    struct Run {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    static func run(_ arguments: [String]) throws -> Run {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+            .appendingPathComponent("pprof-demo")
+        process.arguments = arguments
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        // Read while it runs, so a full pipe never stalls the child.
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Run(
+            status: process.terminationStatus,
+            stdout: String(decoding: stdout, as: UTF8.self),
+            stderr: String(decoding: stderr, as: UTF8.self)
+        )
+    }
+
+    @Test func theDemoServesProfilesItselfAndExitsZero() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pprof-demo-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let output = dir.appendingPathComponent("demo.pb.gz").path
+
+        let run = try Self.run(["--duration", "2", "--port", "0", "--clients", "4", "--output", output, "--top", "12"])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("go tool pprof http://127.0.0.1:"))
+        #expect(run.stdout.contains("  1 s: ") && run.stdout.contains("  2 s: "))
+        #expect(run.stdout.contains("* serve"))  // the report's top, fetched with debug=1
+        let summary = try #require(run.stdout.split(separator: "\n").first { $0.hasPrefix("pprof-demo: 4 clients") })
+        let requests = try #require(Int64(summary.split(separator: " ")[6]), "\(summary)")
+
+        let profile = try DecodedProfile.decode(Array(try Data(contentsOf: URL(fileURLWithPath: output))))
+        #expect(profile.violations() == [])
+        func calls(_ path: [String]) -> Int64 { profile.value(path: path, type: "calls") ?? 0 }
+        func calls(under parent: [String], where leaf: (String) -> Bool) -> Int64 {
+            profile.stacks.filter { $0.frames.dropLast() == parent[...] && leaf($0.frames.last!) }
+                .reduce(0) { $0 + $1.values[0] }
+        }
+        // Every request is served, handled, parsed and written once.
+        let served = calls(["serve"])
+        #expect(served > 1000)
+        #expect(served <= requests)  // the window closes as the load stops; never more than ran
+        #expect(calls(["serve", "handle"]) == served)
+        #expect(calls(["serve", "handle", "parse"]) == served)
+        #expect(calls(["serve", "write"]) == served)
+        // Every request that parses is validated and reaches exactly one store step; one in ten
+        // (the DELETEs) does not parse.
+        let validated = calls(["serve", "handle", "validate"])
+        let stored = calls(under: ["serve", "handle"]) { $0.hasPrefix("store.") }
+        #expect(stored == validated)
+        #expect(abs(Double(served - validated) / Double(served) - 0.1) < 0.02)
+        // Creates and searches always render; lookups render unless the id is unknown.
+        let renders = calls(under: ["serve", "handle"]) { $0.hasPrefix("render") }
+        #expect(renders <= validated && renders > validated / 2)
+        #expect(calls(["serve", "handle", "store.insert"]) > 0 && calls(["serve", "handle", "store.search"]) > 0)
+    }
+
+    @Test func aBadFlagIsAnErrorThatSaysWhy() throws {
+        let run = try Self.run(["--port", "70000"])
+        #expect(run.status != 0)
+        #expect(run.stderr.contains("--port must be from 0 to 65535"))
+    }
+}
