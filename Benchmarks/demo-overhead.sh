@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# What an open profile window costs a service: pprof-demo's request rate while a window fetched
+# over HTTP is open, as a share of its rate in the same length of time without one, alternating
+# windows on and off in one run (the figure the README quotes; target: at least 95 %).
+#
+#   ./demo-overhead.sh [ROUNDS] [SECONDS]     # default 20 rounds of 2 s on and 2 s off
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=${1:-20}
+seconds=${2:-2}
+swift build -c release --product pprof-demo >/dev/null
+"$(swift build -c release --show-bin-path)/pprof-demo" --port 0 --overhead-rounds "$rounds" --window-seconds "$seconds"
