@@ -76,10 +76,10 @@ struct PprofDemo: ParsableCommand {
         defer { api.stop() }
         let endpoint: PprofServer
         do {
-            endpoint = try PprofServer.start(port: port)
+            endpoint = try PprofServer.start(port: port, maxSeconds: max(300, duration))
         } catch {
-            throw ValidationError(
-                "cannot serve the pprof endpoint on 127.0.0.1:\(port): \(error) (--port 0 picks a free port)"
+            throw DemoFailure(
+                description: "cannot serve the pprof endpoint on 127.0.0.1:\(port): \(error) (--port 0 picks a free port)"
             )
         }
         defer { endpoint.stop() }
@@ -137,8 +137,8 @@ struct PprofDemo: ParsableCommand {
     private static func body(of fetch: HTTPGet, asking target: String) throws -> [UInt8] {
         let answer = try fetch.wait()
         guard answer.status == 200 else {
-            throw ValidationError(
-                "GET \(target) answered \(answer.status): \(String(decoding: answer.body.prefix(200), as: UTF8.self))"
+            throw DemoFailure(
+                description: "GET \(target) answered \(answer.status): \(String(decoding: answer.body.prefix(200), as: UTF8.self))"
             )
         }
         return answer.body
@@ -147,6 +147,11 @@ struct PprofDemo: ParsableCommand {
     private func flush() {
         fflush(nil)  // every output stream: `stdout` is a global Swift 6 will not read
     }
+}
+
+/// A failure while running, as opposed to a bad flag: said in one line, without the usage.
+struct DemoFailure: Error, CustomStringConvertible {
+    var description: String
 }
 
 /// The monotonic clock, for the progress lines and the overhead rounds.
