@@ -38,6 +38,7 @@ public final class PprofServer: Sendable {
     public let maxWindows: Int
 
     private let routes: Routes
+    private let limits: Limits
     private let state = Mutex(State())
 
     private struct State {
@@ -67,10 +68,30 @@ public final class PprofServer: Sendable {
         token: String? = nil,
         maxWindows: Int = 8
     ) {
+        // Not delegating to the package initializer: that would make this one `convenience`.
         self.host = host
         self.port = port
         self.maxSeconds = max(1, maxSeconds)
         self.maxWindows = max(1, maxWindows)
+        self.limits = .standard
+        self.routes = Routes(maxSeconds: self.maxSeconds, token: token, windows: WindowLimit(limit: self.maxWindows))
+    }
+
+    /// As `init(host:port:maxSeconds:token:maxWindows:)`, with `limits` in place of the
+    /// standard ones (tests shorten them).
+    package init(
+        host: String = "127.0.0.1",
+        port: Int = 6060,
+        maxSeconds: Int = 300,
+        token: String? = nil,
+        maxWindows: Int = 8,
+        limits: Limits
+    ) {
+        self.host = host
+        self.port = port
+        self.maxSeconds = max(1, maxSeconds)
+        self.maxWindows = max(1, maxWindows)
+        self.limits = limits
         self.routes = Routes(maxSeconds: self.maxSeconds, token: token, windows: WindowLimit(limit: self.maxWindows))
     }
 
@@ -137,12 +158,17 @@ public final class PprofServer: Sendable {
     }
 
     private func bind() async throws -> Listener {
+        let idleTimeout = limits.idleTimeout
         let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 256)
             .bind(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    // The decoder bounds the size of a request head itself (80 KiB for the
+                    // request line and headers together; beyond, 400 and a close) and `handle`
+                    // drops any body; what remains to bound is time, which the idle timeout does.
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    try channel.pipeline.syncOperations.addHandler(IdleTimeoutHandler(timeout: idleTimeout))
                     return try Connection(wrappingChannelSynchronously: channel)
                 }
             }

@@ -1,0 +1,88 @@
+import NIOCore
+import NIOHTTP1
+
+/// Closes a connection that owes the server a request for longer than `timeout`: from when it
+/// opens, and from when the last response it asked for was written (keep-alive).
+///
+/// Without it, every client that connects and sends nothing, or trickles a request in a byte at
+/// a time (slowloris), holds a socket and a task for as long as it likes, and a few hundred of
+/// them exhaust the connection cap for everyone else. The clock runs until the whole request
+/// has arrived (its `.end`, not just its head: a GET is nothing more, and a body trickled after
+/// a head is the same attack), and stays stopped while the server owes the answer: a
+/// `profile?seconds=N` window may keep a connection silent far longer than the timeout, and a
+/// large answer to a slow reader takes the time it takes. Unlike NIO's `IdleStateHandler`, it
+/// does not count idleness, which a window is; it counts what the client owes.
+///
+/// Sits after `configureHTTPServerPipeline`'s handlers, so that it sees whole request parts
+/// and the response parts the server writes (not the 400 the error handler writes on its own,
+/// which closes the connection anyway).
+final class IdleTimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let timeout: TimeAmount
+    private var timer: Scheduled<Void>?
+    /// Requests received in full whose response has not been written yet. NIO's pipelining
+    /// handler holds a second request back until the first is answered, but counting keeps
+    /// this right without relying on it.
+    private var owed = 0
+
+    init(timeout: Duration) {
+        self.timeout = TimeAmount(timeout)
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { arm(context) }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        disarm()
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        arm(context)
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        disarm()
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if case .end = unwrapInboundIn(data) {
+            owed += 1
+            disarm()
+        }
+        context.fireChannelRead(data)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        guard case .end = unwrapOutboundIn(data) else {
+            context.write(data, promise: promise)
+            return
+        }
+        // The clock starts again once the answer has left, not when it is handed over: a slow
+        // reader of a large profile is not an idle client.
+        let written = promise ?? context.eventLoop.makePromise()
+        written.futureResult.assumeIsolated().whenSuccess {
+            self.owed = max(0, self.owed - 1)
+            if self.owed == 0, context.channel.isActive { self.arm(context) }
+        }
+        context.write(data, promise: written)
+    }
+
+    private func arm(_ context: ChannelHandlerContext) {
+        disarm()
+        timer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) {
+            context.close(promise: nil)
+        }
+    }
+
+    private func disarm() {
+        timer?.cancel()
+        timer = nil
+    }
+}
