@@ -177,7 +177,7 @@ public final class PprofServer: Sendable {
     }
 
     private func serve(_ listener: Listener) async throws {
-        let connections = Connections()
+        let connections = Connections(limit: limits.maxConnections)
         // The accept loop runs in a task that cancellation does not reach: cancelling the
         // iteration of a server's NIOAsyncChannel drops connections accepted but not yet handed
         // out, and NIO traps on those ("Deinited NIOAsyncWriter without calling finish()",
@@ -215,8 +215,11 @@ public final class PprofServer: Sendable {
 
     private func handle(_ connection: Connection, among connections: Connections) async {
         let closed = connection.channel.closeFuture
-        guard connections.insert(connection.channel) else {
-            // Accepted as the server stopped: close it, through executeThenClose as NIO requires.
+        guard case .success = connections.insert(connection.channel) else {
+            // Accepted as the server stopped, or beyond the cap: close it at once, through
+            // executeThenClose as NIO requires. No 503 beyond the cap: answering would mean
+            // waiting for a request, from clients that are most likely the ones holding the
+            // other connections open; a close costs nothing, and a scraper tries again at its next interval.
             try? await connection.executeThenClose { _, _ in }
             return
         }
