@@ -59,14 +59,14 @@ enum HTTPClient {
         }
     }
 
-    private static func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    static func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             let thread = Thread { continuation.resume(with: Result { try body() }) }
             thread.start()
         }
     }
 
-    private static func connect(port: Int) throws -> Int32 {
+    static func connect(port: Int) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw ClientError(description: "socket: \(errno)") }
         var timeout = timeval(tv_sec: 20, tv_usec: 0)
@@ -87,7 +87,7 @@ enum HTTPClient {
         return fd
     }
 
-    private static func send(_ fd: Int32, _ bytes: [UInt8]) throws {
+    static func send(_ fd: Int32, _ bytes: [UInt8]) throws {
         var sent = 0
         while sent < bytes.count {
             let n = bytes[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
@@ -111,7 +111,7 @@ enum HTTPClient {
         return answer
     }
 
-    private static func parse(_ bytes: [UInt8], expectingBody: Bool) throws -> HTTPAnswer {
+    static func parse(_ bytes: [UInt8], expectingBody: Bool) throws -> HTTPAnswer {
         let separator: [UInt8] = Array("\r\n\r\n".utf8)
         guard let end = bytes.indices.first(where: { bytes[$0...].starts(with: separator) }) else {
             throw ClientError(description: "no header end in \(String(decoding: bytes, as: UTF8.self))")

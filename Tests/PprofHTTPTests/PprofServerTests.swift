@@ -14,9 +14,15 @@ func withServer<T>(
     maxSeconds: Int = 300,
     token: String? = nil,
     maxWindows: Int = 8,
+    limits: PprofServer.Limits? = nil,
     _ body: (PprofServer, Int) async throws -> T
 ) async throws -> T {
-    let server = PprofServer(port: 0, maxSeconds: maxSeconds, token: token, maxWindows: maxWindows)
+    let server =
+        if let limits {
+            PprofServer(port: 0, maxSeconds: maxSeconds, token: token, maxWindows: maxWindows, limits: limits)
+        } else {
+            PprofServer(port: 0, maxSeconds: maxSeconds, token: token, maxWindows: maxWindows)
+        }
     let running = Task { try await server.run() }
     let result: Result<T, any Error>
     do {

@@ -1,6 +1,6 @@
 import PprofHTTP
-import ServiceLifecycle
 import PprofTestSupport
+import ServiceLifecycle
 import Testing
 
 /// The server as one service of a swift-service-lifecycle group, as in a Hummingbird or Vapor
