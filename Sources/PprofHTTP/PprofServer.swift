@@ -46,8 +46,7 @@ public final class PprofServer: Sendable {
         var background: Task<Void, Never>?
     }
 
-    private typealias Connection = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
-    private typealias Listener = NIOAsyncChannel<Connection, Never>
+    private typealias Listener = NIOAsyncChannel<HTTPConnection, Never>
 
     /// The port the server listens on, once it does; nil before `run()` has bound.
     public var boundPort: Int? { state.withLock { $0.boundPort } }
@@ -100,9 +99,9 @@ public final class PprofServer: Sendable {
     ///
     /// - Throws: When the address cannot be bound.
     public func run() async throws {
-        let listener = try await bind()
+        let (listener, connections) = try await bind()
         try await cancelWhenGracefulShutdown {
-            try await self.serve(listener)
+            try await self.serve(listener, connections)
         }
     }
 
@@ -142,8 +141,9 @@ public final class PprofServer: Sendable {
         let outcome = BindOutcome()
         let task = Task.detached {
             let listener: Listener
+            let connections: Connections
             do {
-                listener = try await self.bind()
+                (listener, connections) = try await self.bind()
             } catch {
                 outcome.finish(error)
                 return
@@ -151,14 +151,17 @@ public final class PprofServer: Sendable {
             outcome.finish(nil)
             // Nobody awaits this task: a listener that fails says so on stderr, as the
             // exit dump does, rather than stop serving in silence.
-            do { try await self.serve(listener) } catch { Self.warn("the pprof endpoint stopped: \(error)") }
+            do { try await self.serve(listener, connections) } catch {
+                Self.warn("the pprof endpoint stopped: \(error)")
+            }
         }
         if let error = outcome.wait() { throw error }
         state.withLock { $0.background = task }
     }
 
-    private func bind() async throws -> Listener {
+    private func bind() async throws -> (Listener, Connections) {
         let idleTimeout = limits.idleTimeout
+        let connections = Connections(limit: limits.maxConnections)
         let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 256)
@@ -169,15 +172,19 @@ public final class PprofServer: Sendable {
                     // drops any body; what remains to bound is time, which the idle timeout does.
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                     try channel.pipeline.syncOperations.addHandler(IdleTimeoutHandler(timeout: idleTimeout))
-                    return try Connection(wrappingChannelSynchronously: channel)
+                    let connection = try HTTPConnection(wrappingChannelSynchronously: channel)
+                    if !connections.adopt(connection) {
+                        // Set up as the server stops: nobody will serve it, so close it here.
+                        Task { try? await connection.executeThenClose { _, _ in } }
+                    }
+                    return connection
                 }
             }
         state.withLock { $0.boundPort = listener.channel.localAddress?.port }
-        return listener
+        return (listener, connections)
     }
 
-    private func serve(_ listener: Listener) async throws {
-        let connections = Connections(limit: limits.maxConnections)
+    private func serve(_ listener: Listener, _ connections: Connections) async throws {
         // The accept loop runs in a task that cancellation does not reach: cancelling the
         // iteration of a server's NIOAsyncChannel drops connections accepted but not yet handed
         // out, and NIO traps on those ("Deinited NIOAsyncWriter without calling finish()",
@@ -205,22 +212,29 @@ public final class PprofServer: Sendable {
             listener.channel.close(promise: nil)
             connections.closeAll()
         }
+        // Connections set up as the listener closed never reached the loop; they are closed
+        // here, as the ones served were.
+        connections.closeAll()
+        await connections.drain()
         // The listener failing on its own (not closed by a stop) is the server's failure: say so
         // to the caller (a ServiceGroup then ends), rather than return as if stopped.
-        if let failure, !Task.isCancelled {
-            connections.closeAll()
-            throw failure
-        }
+        if let failure, !Task.isCancelled { throw failure }
     }
 
-    private func handle(_ connection: Connection, among connections: Connections) async {
+    private func handle(_ connection: HTTPConnection, among connections: Connections) async {
         let closed = connection.channel.closeFuture
-        guard case .success = connections.insert(connection.channel) else {
+        switch connections.claim(connection) {
+        case .serve:
+            break
+        case .close:
             // Accepted as the server stopped, or beyond the cap: close it at once, through
             // executeThenClose as NIO requires. No 503 beyond the cap: answering would mean
             // waiting for a request, from clients that are most likely the ones holding the
-            // other connections open; a close costs nothing, and a scraper tries again at its next interval.
+            // other connections open; a close costs nothing, and a scraper tries again at its
+            // next interval.
             try? await connection.executeThenClose { _, _ in }
+            return
+        case .leave:
             return
         }
         defer { connections.remove(connection.channel) }

@@ -175,6 +175,36 @@ struct ConnectionLimitsTests {
         }
     }
 
+    /// Stopping while clients keep connecting: a connection set up as the listener closes never
+    /// reaches the accept loop, and must still be closed properly (NIO traps otherwise, and the
+    /// whole process with it). Many stops, as the race is narrow.
+    @Test func stoppingWhileClientsConnectCrashesNothing() async throws {
+        // Clients are awaited at the end: one may wait a second in a SYN retransmission.
+        var allClients: [Task<Void, any Error>] = []
+        for _ in 0..<20 {
+            let server = PprofServer(port: 0, limits: .standard)
+            let running = Task { try await server.run() }
+            let port = try await waitForPort(of: server)
+            let stop = ManagedFlag()
+            let clients = (0..<4).map { _ in
+                Task {
+                    try await HTTPClient.onThread {
+                        while !stop.isSet {
+                            let connection = try? RawConnection(port: port)
+                            _ = connection?.sendUntilRefused("GET /debug/pprof/cmdline HTTP/1.1\r\nHost: a\r\n\r\n")
+                        }
+                    }
+                }
+            }
+            try await Task.sleep(for: .milliseconds(20))
+            running.cancel()
+            try await running.value
+            stop.set()
+            allClients += clients
+        }
+        for client in allClients { try await client.value }
+    }
+
     /// 200 clients at once, each asking a few times on one connection, while two scrapes
     /// record: every request answered, both profiles valid, in a few seconds.
     @Test(.timeLimit(.minutes(1))) func aCrowdOfClientsIsServedWhileScrapesRecord() async throws {
