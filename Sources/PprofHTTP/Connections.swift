@@ -1,6 +1,5 @@
 import NIOCore
 import NIOHTTP1
-import Synchronization
 
 /// One client connection as the server reads and answers it.
 typealias HTTPConnection = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
@@ -39,7 +38,7 @@ final class Connections: Sendable {
         var served: [ObjectIdentifier: any Channel] = [:]
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     init(limit: Int) {
         self.limit = max(1, limit)
