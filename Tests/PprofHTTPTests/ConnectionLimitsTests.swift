@@ -206,7 +206,7 @@ struct ConnectionLimitsTests {
     }
 
     /// 200 clients at once, each asking a few times on one connection, while two scrapes
-    /// record: every request answered, both profiles valid, in a few seconds.
+    /// record: every request answered, both profiles valid.
     @Test(.timeLimit(.minutes(1))) func aCrowdOfClientsIsServedWhileScrapesRecord() async throws {
         let workload = Workload()
         defer { workload.stop() }
@@ -241,8 +241,10 @@ struct ConnectionLimitsTests {
                 #expect(decoded.violations() == [])
                 #expect(decoded.flat("http.leaf", type: "calls") > 0)
             }
-            #expect(crowdServed < .seconds(10), "\(crowdServed)")
-            #expect(elapsed < .seconds(10), "\(elapsed)")
+            // About a second here (the windows' length); 13 s under the thread sanitizer, which
+            // slows NIO and 200 threads tenfold. The bound is for a server that stalls.
+            #expect(crowdServed < .seconds(30), "\(crowdServed)")
+            #expect(elapsed < .seconds(30), "\(elapsed)")
         }
     }
 }
