@@ -79,7 +79,8 @@ struct PprofDemo: ParsableCommand {
             endpoint = try PprofServer.start(port: port, maxSeconds: max(300, duration))
         } catch {
             throw DemoFailure(
-                description: "cannot serve the pprof endpoint on 127.0.0.1:\(port): \(error) (--port 0 picks a free port)"
+                description:
+                    "cannot serve the pprof endpoint on 127.0.0.1:\(port): \(error) (--port 0 picks a free port)"
             )
         }
         defer { endpoint.stop() }
@@ -116,10 +117,12 @@ struct PprofDemo: ParsableCommand {
         }
         let statuses = load.stop()
         let elapsed = Double(Clock.nanos() - start) / 1e9
-        let served = api.served.value - servedBefore
 
         let profile = try Self.body(of: profileFetch, asking: profileQuery)
         let report = try Self.body(of: reportFetch, asking: profileQuery + "&debug=1")
+        // Counted once the windows have closed: on a busy machine a window can open late and end
+        // after the load stopped, and every request it holds is then in this count.
+        let served = api.served.value - servedBefore
         try Profile.writeAtomically(profile, to: output)
 
         let mix = statuses.sorted { $0.key < $1.key }.map { "\($0.value) × \($0.key)" }.joined(separator: ", ")
@@ -138,7 +141,8 @@ struct PprofDemo: ParsableCommand {
         let answer = try fetch.wait()
         guard answer.status == 200 else {
             throw DemoFailure(
-                description: "GET \(target) answered \(answer.status): \(String(decoding: answer.body.prefix(200), as: UTF8.self))"
+                description:
+                    "GET \(target) answered \(answer.status): \(String(decoding: answer.body.prefix(200), as: UTF8.self))"
             )
         }
         return answer.body

@@ -4,7 +4,8 @@ import Testing
 
 /// The main job end to end: `pprof-demo` as a child process serves its API under load, fetches
 /// its own profile over HTTP, writes it, and exits 0; the profile holds the demo's call paths
-/// in the proportions its code fixes.
+/// in the proportions its code fixes, up to the
+/// requests straddling the window's edges.
 @Suite struct DemoTests {
     struct Run {
         var status: Int32
@@ -54,22 +55,30 @@ import Testing
             profile.stacks.filter { $0.frames.dropLast() == parent[...] && leaf($0.frames.last!) }
                 .reduce(0) { $0 + $1.values[0] }
         }
+        // A window counts the calls that ended in it. A request's steps end before its `serve`
+        // does, so a request straddling an edge of the window can count in one and not in the
+        // other: at most one request per event-loop thread (each serves one at a time) at each
+        // of the two edges. Beyond that slack the proportions below are exact.
+        let slack = Int64(2 * ProcessInfo.processInfo.activeProcessorCount)
+        func expectSame(_ a: Int64, _ b: Int64, _ what: String, sourceLocation: SourceLocation = #_sourceLocation) {
+            #expect(abs(a - b) <= slack, "\(what): \(a) against \(b)", sourceLocation: sourceLocation)
+        }
         // Every request is served, handled, parsed and written once.
         let served = calls(["serve"])
         #expect(served > 1000)
-        #expect(served <= requests)  // the window closes as the load stops; never more than ran
-        #expect(calls(["serve", "handle"]) == served)
-        #expect(calls(["serve", "handle", "parse"]) == served)
-        #expect(calls(["serve", "write"]) == served)
+        #expect(served <= requests)  // counted once the windows closed: never more than ran
+        expectSame(calls(["serve", "handle"]), served, "handle")
+        expectSame(calls(["serve", "handle", "parse"]), served, "parse")
+        expectSame(calls(["serve", "write"]), served, "write")
         // Every request that parses is validated and reaches exactly one store step; one in ten
         // (the DELETEs) does not parse.
         let validated = calls(["serve", "handle", "validate"])
         let stored = calls(under: ["serve", "handle"]) { $0.hasPrefix("store.") }
-        #expect(stored == validated)
+        expectSame(stored, validated, "store steps against validations")
         #expect(abs(Double(served - validated) / Double(served) - 0.1) < 0.02)
         // Creates and searches always render; lookups render unless the id is unknown.
         let renders = calls(under: ["serve", "handle"]) { $0.hasPrefix("render") }
-        #expect(renders <= validated && renders > validated / 2)
+        #expect(renders <= validated + slack && renders > validated / 2)
         #expect(calls(["serve", "handle", "store.insert"]) > 0 && calls(["serve", "handle", "store.search"]) > 0)
     }
 
