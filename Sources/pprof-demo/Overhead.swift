@@ -49,9 +49,15 @@ enum Overhead {
         }
         let sorted = ratios.sorted()
         let median = (sorted[(sorted.count - 1) / 2] + sorted[sorted.count / 2]) / 2
+        // The rounds' spread is the machine's drift more than the window's cost: say how far
+        // the mean of the rounds could be from the truth (one standard error).
+        let mean = ratios.reduce(0, +) / Double(ratios.count)
+        let variance = ratios.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(max(1, ratios.count - 1))
+        let standardError = (variance / Double(ratios.count)).squareRoot()
         print(
             "with a window open: \(percent(with.rate / without.rate)) of the rate without, all rounds together; "
-                + "median round \(percent(median)), rounds from \(percent(sorted.first!)) to \(percent(sorted.last!)) "
+                + "mean round \(percent(mean)) ± \(percent(standardError)) (standard error), "
+                + "median \(percent(median)), from \(percent(sorted.first!)) to \(percent(sorted.last!)) "
                 + "(\(rounds) rounds of \(seconds) s with and \(seconds) s without)"
         )
     }
