@@ -1,0 +1,41 @@
+// The benchmarks' C shim: the raw counter read that a recorded hook pair is compared with, and
+// an opaque sink that keeps the optimizer from deleting or hoisting the measured work.
+#ifndef CRDTSC_H
+#define CRDTSC_H
+
+#include <stdint.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <x86intrin.h>
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// The CPU's time-stamp counter (x86) or virtual counter (arm64): the instruction the
+/// recorder's clock executes, with nothing around it.
+static inline __attribute__((always_inline)) uint64_t CRdtsc_rdtsc(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    return __rdtsc();
+#elif defined(__aarch64__)
+    uint64_t value;
+    __asm__ __volatile__("mrs %0, cntvct_el0" : "=r"(value));
+    return value;
+#else
+    return 0;
+#endif
+}
+
+/// Does nothing, out of line: the optimizer must assume it reads and writes any global, so a
+/// loop that calls it keeps every load and store it had (the recording flag included).
+void CRdtsc_sink(uint64_t value);
+
+/// CLOCK_MONOTONIC in nanoseconds.
+uint64_t CRdtsc_monotonicNanos(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
