@@ -14,8 +14,8 @@
 # by the Swift process in the same outer run, and checks the goals: swift-pprof recording <= 1/4
 # of the best recording peer; swift-pprof idle <= the best idle peer.
 #
-#   ./run.sh            # 3 outer runs, ~2 minutes once built
-#   ./run.sh --quick    # 1 short outer run, for CI (~15 s once built)
+#   ./run.sh            # 3 outer runs, ~2.5 minutes once built
+#   ./run.sh --quick    # 1 short outer run, for CI (~20 s once built)
 #   ./run.sh --strict   # exit 3 if a goal is not met (by default only a drop fails the run)
 #   ./run.sh --runs R   # R outer runs
 #
