@@ -24,6 +24,8 @@ let package = Package(
         // The baseline: a raw rdtsc (cntvct_el0 on arm64) through a static inline C function,
         // the same instruction the recorder's clock reads; and an opaque sink for hook-ratios.
         .target(name: "CBaseline"),
+        // Medians and fixed-width numbers for the executables that print figures.
+        .target(name: "Figures"),
         .executableTarget(
             name: "HookCost",
             dependencies: [
@@ -37,9 +39,18 @@ let package = Package(
             ]
         ),
         .executableTarget(
+            name: "aggregator-figures",
+            dependencies: [
+                "CBaseline",
+                "Figures",
+                .product(name: "Pprof", package: pprofPackage),
+            ]
+        ),
+        .executableTarget(
             name: "hook-ratios",
             dependencies: [
                 "CBaseline",
+                "Figures",
                 .product(name: "Pprof", package: pprofPackage),
             ]
         ),

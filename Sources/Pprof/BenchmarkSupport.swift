@@ -20,6 +20,15 @@ public enum BenchmarkSupport {
 
         public var count: Int { events.count }
 
+        /// The sum of every event's words: the cost of reading the stream and nothing more.
+        public func checksum() -> UInt64 {
+            events.withUnsafeBufferPointer { events in
+                var sum: UInt64 = 0
+                for event in events { sum &+= event.timestamp ^ event.word }
+                return sum
+            }
+        }
+
         /// Depth-first walks of a complete tree, `fanout` children per frame down to `depth`,
         /// repeated until `events` events: a program whose loops call the same few functions
         /// in the same order, as most hot code does.
@@ -172,16 +181,14 @@ public enum BenchmarkSupport {
             let window = Aggregator.Window(
                 mode: .fprof,
                 startTicks: 0,
-                startCalls: tree.calls,
-                startOwn: tree.own,
+                start: tree.snapshot(),
                 startTotals: Aggregator.Totals()
             )
             folding.fold(touch)
             let profile = ProfileBuilder.build(
                 window: window,
                 tree: tree,
-                calls: tree.calls,
-                own: tree.own,
+                now: tree.snapshot(),
                 nanosPerTick: 1,
                 durationNanoseconds: 1_000_000,
                 statistics: Profile.Statistics()
@@ -199,7 +206,9 @@ public enum BenchmarkSupport {
         ]
         let distinctFunctions = 512
         for f in 1..<distinctFunctions {
-            functions.append(Profile.Function(name: "Module.Type.function\(f)(_:)", file: "Module/File\(f % 37).swift", line: f))
+            functions.append(
+                Profile.Function(name: "Module.Type.function\(f)(_:)", file: "Module/File\(f % 37).swift", line: f)
+            )
         }
         var list: [Profile.Node] = []
         list.reserveCapacity(nodes)

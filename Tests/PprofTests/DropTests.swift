@@ -10,9 +10,9 @@ struct DropTests {
         var pathOf: [[UInt32]] = [[]]
         var result: [[UInt32]: UInt64] = [:]
         for node in 1..<tree.count {
-            let path = pathOf[Int(tree.parent[node])] + [tree.probe[node]]
+            let path = pathOf[Int(tree.parent(node))] + [tree.probe(node)]
             pathOf.append(path)
-            result[path, default: 0] += tree.calls[node]
+            result[path, default: 0] += tree.calls(node)
         }
         return result
     }

@@ -18,6 +18,7 @@
 
 import CBaseline
 import CPprof
+import Figures
 import Pprof
 
 #if canImport(Glibc)
@@ -196,24 +197,6 @@ func measure(_ loop: Loop, _ n: Int) -> Measurement {
     let end = CBaseline_monotonicNanos()
     let dropped = window.map { Int($0.stop().eventsDropped) }
     return Measurement(nanoseconds: Double(end - start) / Double(count), dropped: dropped, flag: flag)
-}
-
-func median(_ values: [Double]) -> Double {
-    let s = values.sorted()
-    return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
-}
-
-func format(_ value: Double, _ width: Int = 0, decimals: Int = 2) -> String {
-    let scale = pow(10, Double(decimals))
-    var digits = String(Int((abs(value) * scale).rounded()))
-    while digits.count <= decimals { digits = "0" + digits }
-    digits.insert(".", at: digits.index(digits.endIndex, offsetBy: -decimals))
-    let text = (value < 0 ? "-" : "") + digits
-    return String(repeating: " ", count: max(0, width - text.count)) + text
-}
-
-func pad(_ text: String, _ width: Int) -> String {
-    text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
 }
 
 func describe(_ dropped: Int?) -> String { dropped.map(String.init) ?? "-" }

@@ -55,18 +55,17 @@ final class Aggregator: @unchecked Sendable {
         let startMonotonic: UInt64
         /// The clock reading at which the open frames were split, when recording was timed.
         let startTicks: UInt64?
-        let startCalls: [UInt64]
-        let startOwn: [UInt64]
+        /// Every node's counters when it opened.
+        let start: [CallTree.Counters]
         let startTotals: Totals
         var threadsSeen: Set<UInt32> = []
 
-        init(mode: Profile.Mode, startTicks: UInt64?, startCalls: [UInt64], startOwn: [UInt64], startTotals: Totals) {
+        init(mode: Profile.Mode, startTicks: UInt64?, start: [CallTree.Counters], startTotals: Totals) {
             self.mode = mode
             self.startWallNanoseconds = CPprof_wallNanos()
             self.startMonotonic = CPprof_monotonicNanos()
             self.startTicks = startTicks
-            self.startCalls = startCalls
-            self.startOwn = startOwn
+            self.start = start
             self.startTotals = startTotals
         }
     }
@@ -224,8 +223,7 @@ final class Aggregator: @unchecked Sendable {
             let window = Window(
                 mode: mode,
                 startTicks: splitAll(),
-                startCalls: tree.calls,
-                startOwn: tree.own,
+                start: tree.snapshot(),
                 startTotals: currentTotals()
             )
             windows.append(window)
@@ -240,10 +238,9 @@ final class Aggregator: @unchecked Sendable {
             drain()
             let endTicks = splitAll()
             let endMonotonic = CPprof_monotonicNanos()
-            var calls = tree.calls
-            let own = tree.own
+            var now = tree.snapshot()
             if closingOpenFrames {
-                for folder in folders { for node in folder.openNodes { calls[Int(node)] &+= 1 } }
+                for folder in folders { for node in folder.openNodes { now[Int(node)].calls &+= 1 } }
             }
             var statistics = Profile.Statistics()
             let totals = currentTotals() - window.startTotals
@@ -271,8 +268,7 @@ final class Aggregator: @unchecked Sendable {
             return ProfileBuilder.build(
                 window: window,
                 tree: tree,
-                calls: calls,
-                own: own,
+                now: now,
                 nanosPerTick: window.mode == .cprof ? 0 : nanosPerTick,
                 durationNanoseconds: duration,
                 statistics: statistics

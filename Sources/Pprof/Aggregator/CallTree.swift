@@ -1,65 +1,318 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The calling-context tree: one node per distinct call path, with monotone counters.
 ///
 /// Node 0 is the root (no probe); every other node is (parent, probe). Nodes are only ever
 /// added, each after its parent, so indices are a topological order and a window is two
-/// snapshots of `calls` and `own` and a subtraction. Children are a linked list (most nodes
-/// have few); a parent with many children also gets a hash index.
+/// snapshots of the counters and a subtraction.
+///
+/// Folding looks a child up on every enter and updates a node's counters on every exit, so the
+/// layout serves those two:
+/// - the counters (calls, own time) sit in their own array, 16 bytes a node, and a snapshot
+///   copies it whole;
+/// - a node's links are one 64-byte cache line: its parent and probe, and its first
+///   `inlineChildren` children's probes and nodes, so looking up a child of a node with few
+///   children (most have one to four) reads that one line;
+/// - a node with more children gets an open-addressing table of its own, keyed by probe, in a
+///   shared pool; a slot holds the child's own table too, so a frame that found a node knows
+///   where to look its children up without reading the node's line (a cache miss in a large
+///   tree). Per-node tables keep a lookup to one parent's slots, where one global table keyed
+///   by (parent, probe) would scatter them over all of memory.
+///
+/// Storage is raw memory grown by doubling: a Swift array would check uniqueness and bounds on
+/// every update, which costs more than the update.
 final class CallTree {
-    @exclusivity(unchecked) private(set) var parent: [Int32] = [-1]
-    @exclusivity(unchecked) private(set) var probe: [UInt32] = [0]
-    @exclusivity(unchecked) private var firstChild: [Int32] = [-1]
-    @exclusivity(unchecked) private var nextSibling: [Int32] = [-1]
-    @exclusivity(unchecked) private var childCount: [UInt32] = [0]
-    /// Completed calls along each path.
-    @exclusivity(unchecked) var calls: [UInt64] = [0]
-    /// Clock ticks spent in each path's own frame.
-    @exclusivity(unchecked) var own: [UInt64] = [0]
-    @exclusivity(unchecked) private var wide: [UInt64: Int32] = [:]
+    /// What a window subtracts: completed calls along a path and clock ticks in its own frame.
+    struct Counters: Sendable, Equatable {
+        var calls: UInt64
+        var own: UInt64
+    }
 
-    private static let wideThreshold: UInt32 = 8
+    /// Where a node's child table is in `pool`: `mask + 1` slots from `offset`; `offset` is -1
+    /// while the node has inline children only, and -2 where a caller does not know.
+    struct TableRef: Equatable {
+        var offset: Int32
+        var mask: Int32
 
-    var count: Int { parent.count }
+        static let none = TableRef(offset: -1, mask: 0)
+        static let unknown = TableRef(offset: -2, mask: 0)
+    }
+
+    /// One slot of a child table: a probe, its node and the node's own table, or `node == -1`
+    /// when empty.
+    struct Slot {
+        var probe: UInt32
+        var node: Int32
+        var table: TableRef
+    }
+
+    /// A node found or added, with its table as it was then; a frame keeps it. A table rebuilt
+    /// since (bigger, elsewhere in the pool) is abandoned but left as it was: a stale reference
+    /// finds fewer children, never a wrong one, and a miss is checked against the node's links
+    /// before anything is added.
+    struct Found {
+        var node: Int32
+        var table: TableRef
+    }
+
+    /// Children kept in the node's own line; past this, a table holds them all.
+    static let inlineChildren = 4
+
+    // A node's line, as 16 words.
+    private static let wordsPerNode = 16
+    private static let parentWord = 0
+    private static let probeWord = 1
+    private static let childCountWord = 2
+    private static let tableOffsetWord = 3
+    private static let tableMaskWord = 4
+    private static let childProbesWord = 5  // ... 8
+    private static let childNodesWord = 9  // ... 12
+
+    private(set) var count = 1
+    private var capacity = 1024
+    private(set) var counters: UnsafeMutablePointer<Counters>
+    private var lines: UnsafeMutablePointer<UInt32>
+    private var pool: UnsafeMutablePointer<Slot>
+    private var poolCount = 0
+    private var poolCapacity = 1024
+
+    init() {
+        counters = .allocate(capacity: capacity)
+        lines = Self.allocateLines(capacity)
+        pool = .allocate(capacity: poolCapacity)
+        counters[0] = Counters(calls: 0, own: 0)
+        initializeLine(0, parent: -1, probe: 0)
+    }
+
+    deinit {
+        counters.deallocate()
+        free(lines)
+        pool.deallocate()
+    }
+
+    // MARK: Reading
+
+    func parent(_ node: Int) -> Int32 { Int32(bitPattern: line(node)[Self.parentWord]) }
+    func probe(_ node: Int) -> UInt32 { line(node)[Self.probeWord] }
+    func calls(_ node: Int) -> UInt64 { counters[node].calls }
+    func own(_ node: Int) -> UInt64 { counters[node].own }
+
+    /// Every node's counters now, for a window's edge.
+    func snapshot() -> [Counters] {
+        Array(UnsafeBufferPointer(start: counters, count: count))
+    }
+
+    /// Bytes this tree holds, for the memory benchmark.
+    var bytesAllocated: Int {
+        capacity * (MemoryLayout<Counters>.stride + Self.wordsPerNode * 4) + poolCapacity * MemoryLayout<Slot>.stride
+    }
+
+    // MARK: Folding
+
+    @inline(__always)
+    func addCall(_ node: Int32, own ticks: UInt64) {
+        counters[Int(node)].calls &+= 1
+        counters[Int(node)].own &+= ticks
+    }
+
+    @inline(__always)
+    func addOwn(_ node: Int32, _ ticks: UInt64) {
+        counters[Int(node)].own &+= ticks
+    }
 
     /// The node for `probe` called from `parent`, created on first use.
     func child(of parentNode: Int32, probe p: UInt32) -> Int32 {
-        let pi = Int(parentNode)
-        if childCount[pi] > CallTree.wideThreshold {
-            if let node = wide[CallTree.key(parentNode, p)] { return node }
+        child(of: parentNode, table: .unknown, probe: p).node
+    }
+
+    /// The node for `probe` called from `parent`, created on first use, looked up in `table`
+    /// when the caller knows the parent's table (`.unknown` otherwise).
+    @inline(__always)
+    func child(of parentNode: Int32, table hint: TableRef, probe p: UInt32) -> Found {
+        if hint.offset >= 0 {
+            if let found = lookUp(p, in: hint) { return found }
         } else {
-            var c = firstChild[pi]
-            while c >= 0 {
-                if probe[Int(c)] == p { return c }
-                c = nextSibling[Int(c)]
+            let parentLine = line(Int(parentNode))
+            let table = TableRef(
+                offset: Int32(bitPattern: parentLine[Self.tableOffsetWord]),
+                mask: Int32(bitPattern: parentLine[Self.tableMaskWord])
+            )
+            if table.offset >= 0 {
+                if let found = lookUp(p, in: table) { return found }
+            } else {
+                let n = Int(parentLine[Self.childCountWord])
+                var k = 0
+                while k < n {
+                    if parentLine[Self.childProbesWord + k] == p {
+                        return Found(node: Int32(bitPattern: parentLine[Self.childNodesWord + k]), table: .unknown)
+                    }
+                    k += 1
+                }
             }
         }
-        return add(parentNode, p)
+        return findOrAdd(parentNode, p)
     }
 
-    private func add(_ parentNode: Int32, _ p: UInt32) -> Int32 {
-        let node = Int32(parent.count)
+    @inline(__always)
+    private func lookUp(_ p: UInt32, in table: TableRef) -> Found? {
+        let slots = pool + Int(table.offset)
+        let mask = Int(table.mask)
+        var i = Self.hash(p) & mask
+        while true {
+            let slot = slots[i]
+            if slot.node < 0 { return nil }
+            if slot.probe == p { return Found(node: slot.node, table: slot.table) }
+            i = (i + 1) & mask
+        }
+    }
+
+    @inline(__always)
+    private static func hash(_ probe: UInt32) -> Int {
+        // Fibonacci hashing: probes are small consecutive integers, and the multiply spreads
+        // them over the table's bits.
+        Int(truncatingIfNeeded: (UInt64(probe) &* 0x9E37_79B9_7F4A_7C15) >> 32)
+    }
+
+    @inline(__always)
+    private func line(_ node: Int) -> UnsafeMutablePointer<UInt32> {
+        lines + node &* Self.wordsPerNode
+    }
+
+    private func table(of node: Int) -> TableRef {
+        TableRef(
+            offset: Int32(bitPattern: line(node)[Self.tableOffsetWord]),
+            mask: Int32(bitPattern: line(node)[Self.tableMaskWord])
+        )
+    }
+
+    private func setTable(_ table: TableRef, of node: Int) {
+        line(node)[Self.tableOffsetWord] = UInt32(bitPattern: table.offset)
+        line(node)[Self.tableMaskWord] = UInt32(bitPattern: table.mask)
+    }
+
+    // MARK: Adding
+
+    /// A lookup missed: look again in the parent's current children (the caller's table may be
+    /// stale), and add the node if it really is new.
+    @inline(never)
+    private func findOrAdd(_ parentNode: Int32, _ p: UInt32) -> Found {
         let pi = Int(parentNode)
-        parent.append(parentNode)
-        probe.append(p)
-        firstChild.append(-1)
-        nextSibling.append(firstChild[pi])
-        childCount.append(0)
-        calls.append(0)
-        own.append(0)
-        firstChild[pi] = node
-        childCount[pi] += 1
-        if childCount[pi] == CallTree.wideThreshold + 1 {
-            var c = firstChild[pi]
-            while c >= 0 {
-                wide[CallTree.key(parentNode, probe[Int(c)])] = c
-                c = nextSibling[Int(c)]
+        let parentTable = table(of: pi)
+        if parentTable.offset >= 0 {
+            if let found = lookUp(p, in: parentTable) { return found }
+        } else {
+            let n = Int(line(pi)[Self.childCountWord])
+            for k in 0..<n where line(pi)[Self.childProbesWord + k] == p {
+                return Found(node: Int32(bitPattern: line(pi)[Self.childNodesWord + k]), table: .none)
             }
-        } else if childCount[pi] > CallTree.wideThreshold + 1 {
-            wide[CallTree.key(parentNode, p)] = node
         }
-        return node
+        if count == capacity { grow() }
+        let node = count
+        count += 1
+        counters[node] = Counters(calls: 0, own: 0)
+        initializeLine(node, parent: parentNode, probe: p)
+        let n = Int(line(pi)[Self.childCountWord])
+        line(pi)[Self.childCountWord] = UInt32(n + 1)
+        if n < Self.inlineChildren {
+            line(pi)[Self.childProbesWord + n] = p
+            line(pi)[Self.childNodesWord + n] = UInt32(bitPattern: Int32(node))
+        } else if parentTable.offset < 0 || (n + 1) * 2 > Int(parentTable.mask) + 1 {
+            // The fifth child, or a table over half full: a new table holding every child.
+            rebuildTable(of: pi, adding: p, Int32(node))
+        } else {
+            place(p, Int32(node), .none, in: parentTable)
+        }
+        return Found(node: Int32(node), table: .none)
     }
 
-    private static func key(_ parent: Int32, _ probe: UInt32) -> UInt64 {
-        UInt64(UInt32(bitPattern: parent)) << 32 | UInt64(probe)
+    private func initializeLine(_ node: Int, parent: Int32, probe: UInt32) {
+        let words = line(node)
+        words.initialize(repeating: 0, count: Self.wordsPerNode)
+        words[Self.parentWord] = UInt32(bitPattern: parent)
+        words[Self.probeWord] = probe
+        words[Self.tableOffsetWord] = UInt32(bitPattern: TableRef.none.offset)
+    }
+
+    /// Gives node `pi` a table with every child it has and `probe`/`node`, twice as many slots
+    /// as children at least, and tells its parent's table where it is. The old table, if any,
+    /// is abandoned, not reused: frames may still read it.
+    private func rebuildTable(of pi: Int, adding probe: UInt32, _ node: Int32) {
+        let children = Int(line(pi)[Self.childCountWord])
+        var slots = 16
+        while slots < children * 2 { slots *= 2 }
+        let old = table(of: pi)
+        let new = TableRef(offset: Int32(allocateSlots(slots)), mask: Int32(slots - 1))
+        if old.offset >= 0 {
+            let oldSlots = pool + Int(old.offset)
+            for i in 0...Int(old.mask) where oldSlots[i].node >= 0 {
+                place(oldSlots[i].probe, oldSlots[i].node, oldSlots[i].table, in: new)
+            }
+        } else {
+            for k in 0..<Self.inlineChildren {
+                let child = Int(line(pi)[Self.childNodesWord + k])
+                place(line(pi)[Self.childProbesWord + k], Int32(child), table(of: child), in: new)
+            }
+        }
+        place(probe, node, .none, in: new)
+        setTable(new, of: pi)
+        // The parent's slot for this node carries this node's table.
+        let parent = Int(parent(pi))
+        if parent >= 0 {
+            let parentTable = table(of: parent)
+            if parentTable.offset >= 0 {
+                let parentSlots = pool + Int(parentTable.offset)
+                var i = Self.hash(self.probe(pi)) & Int(parentTable.mask)
+                while parentSlots[i].node != Int32(pi) { i = (i + 1) & Int(parentTable.mask) }
+                parentSlots[i].table = new
+            }
+        }
+    }
+
+    private func place(_ p: UInt32, _ node: Int32, _ nodeTable: TableRef, in table: TableRef) {
+        let slots = pool + Int(table.offset)
+        let mask = Int(table.mask)
+        var i = Self.hash(p) & mask
+        while slots[i].node >= 0 { i = (i + 1) & mask }
+        slots[i] = Slot(probe: p, node: node, table: nodeTable)
+    }
+
+    private func grow() {
+        let newCapacity = capacity * 2
+        let newCounters = UnsafeMutablePointer<Counters>.allocate(capacity: newCapacity)
+        newCounters.moveInitialize(from: counters, count: count)
+        counters.deallocate()
+        counters = newCounters
+        let newLines = Self.allocateLines(newCapacity)
+        newLines.moveInitialize(from: lines, count: count * Self.wordsPerNode)
+        free(lines)
+        lines = newLines
+        capacity = newCapacity
+    }
+
+    /// Lines aligned to 64 bytes, so that a node's line is one cache line.
+    private static func allocateLines(_ nodes: Int) -> UnsafeMutablePointer<UInt32> {
+        var memory: UnsafeMutableRawPointer?
+        guard posix_memalign(&memory, 64, nodes * wordsPerNode * 4) == 0, let memory else {
+            fatalError("swift-pprof: out of memory for a call tree of \(nodes) nodes")
+        }
+        return memory.bindMemory(to: UInt32.self, capacity: nodes * wordsPerNode)
+    }
+
+    private func allocateSlots(_ slots: Int) -> Int {
+        if poolCount + slots > poolCapacity {
+            var newCapacity = poolCapacity * 2
+            while poolCount + slots > newCapacity { newCapacity *= 2 }
+            let newPool = UnsafeMutablePointer<Slot>.allocate(capacity: newCapacity)
+            newPool.moveInitialize(from: pool, count: poolCount)
+            pool.deallocate()
+            pool = newPool
+            poolCapacity = newCapacity
+        }
+        let offset = poolCount
+        (pool + offset).initialize(repeating: Slot(probe: 0, node: -1, table: .none), count: slots)
+        poolCount += slots
+        return offset
     }
 }

@@ -3,29 +3,24 @@ enum ProfileBuilder {
     static func build(
         window: Aggregator.Window,
         tree: CallTree,
-        calls: [UInt64],
-        own: [UInt64],
+        now: [CallTree.Counters],
         nanosPerTick: Double,
         durationNanoseconds: UInt64,
         statistics: Profile.Statistics
     ) -> Profile {
-        let count = tree.count
-        let parent = tree.parent
-        let probe = tree.probe
-        @inline(__always) func delta(_ now: [UInt64], _ then: [UInt64], _ i: Int) -> UInt64 {
-            i < then.count ? now[i] &- then[i] : now[i]
-        }
+        let count = now.count
+        let start = window.start
         // Keep each node with a value in this window, and its ancestors for its path.
         var keep = [Bool](repeating: false, count: count)
         var windowCalls = [UInt64](repeating: 0, count: count)
         var windowOwn = [UInt64](repeating: 0, count: count)
         for i in stride(from: count - 1, through: 1, by: -1) {
-            windowCalls[i] = delta(calls, window.startCalls, i)
-            let ticks = delta(own, window.startOwn, i)
-            windowOwn[i] = UInt64((Double(ticks) * nanosPerTick).rounded())
+            let then = i < start.count ? start[i] : CallTree.Counters(calls: 0, own: 0)
+            windowCalls[i] = now[i].calls &- then.calls
+            windowOwn[i] = UInt64((Double(now[i].own &- then.own) * nanosPerTick).rounded())
             if windowCalls[i] != 0 || windowOwn[i] != 0 || keep[i] {
                 keep[i] = true
-                keep[Int(parent[i])] = true
+                keep[Int(tree.parent(i))] = true
             }
         }
         // eprof keeps the paths too: the outputs flatten them (`normalizedForOutput`).
@@ -35,8 +30,8 @@ enum ProfileBuilder {
             newIndex[i] = Int32(nodes.count)
             nodes.append(
                 Profile.Node(
-                    parent: newIndex[Int(parent[i])],
-                    function: Int32(probe[i]),
+                    parent: newIndex[Int(tree.parent(i))],
+                    function: Int32(tree.probe(i)),
                     calls: windowCalls[i],
                     ownNanoseconds: window.mode == .cprof ? 0 : windowOwn[i]
                 )

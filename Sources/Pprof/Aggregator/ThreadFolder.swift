@@ -23,6 +23,13 @@ final class ThreadFolder {
         /// A one-entry cache of this frame's last child.
         var lastChildProbe: UInt32 = 0
         var lastChild: Int32 = -1
+        /// This frame's node's child table, as found when it was entered (see `CallTree.Found`).
+        var table: CallTree.TableRef = .unknown
+        var lastChildTable: CallTree.TableRef = .unknown
+        /// Own time charged to this frame and not yet added to its node: the node's counters
+        /// are touched once, when the frame closes (or at a window's edge), not at every event
+        /// under it. In a large tree each touch is a cache miss.
+        var pendingOwn: UInt64 = 0
 
         var isPlaceholder: Bool { placeholderLow != 0 }
     }
@@ -41,33 +48,97 @@ final class ThreadFolder {
     /// The ring this folder drains; nil for a folder fed directly (tests, benchmarks).
     let state: ThreadState?
 
-    // Only the aggregator's thread touches these, under its lock: no runtime exclusivity checks.
-    @exclusivity(unchecked) private(set) var stack: [Frame] = []
-    @exclusivity(unchecked) private var rootChildProbe: UInt32 = 0
-    @exclusivity(unchecked) private var rootChild: Int32 = -1
+    // Only the aggregator's thread touches these, under its lock. The stack is raw memory: it is
+    // read and written on every event, and a Swift array would check its uniqueness each time.
+    private var frames: UnsafeMutablePointer<Frame>
+    private var frameCapacity = 64
+    private(set) var depth = 0
+    private var rootChildProbe: UInt32 = 0
+    private var rootChild: Int32 = -1
+    private var rootChildTable: CallTree.TableRef = .unknown
     /// The timestamp up to which own time has been charged; 0 when unknown.
-    @exclusivity(unchecked) private(set) var lastTime: UInt64 = 0
-    @exclusivity(unchecked) private(set) var counts = Counts()
+    private(set) var lastTime: UInt64 = 0
+    private(set) var counts = Counts()
 
     init(threadID: UInt32, state: ThreadState? = nil) {
         self.threadID = threadID
         self.state = state
-        stack.reserveCapacity(64)
+        frames = .allocate(capacity: frameCapacity)
     }
+
+    deinit {
+        frames.deallocate()
+    }
+
+    /// The frames open now, outermost first (placeholders included).
+    var stack: [Frame] { Array(UnsafeBufferPointer(start: frames, count: depth)) }
+
+    @inline(__always) private var top: Frame? { depth > 0 ? frames[depth - 1] : nil }
 
     // MARK: Folding
 
+    @inline(__always)
     func fold(_ event: Event, into tree: CallTree) {
         let ts = event.timestamp
         if ts != 0 {
             if ts > lastTime {
-                if lastTime != 0, let top = stack.last { tree.own[Int(top.node)] &+= ts &- lastTime }
+                if lastTime != 0 && depth > 0 { frames[depth - 1].pendingOwn &+= ts &- lastTime }
                 lastTime = ts
             }
         } else {
             lastTime = 0
         }
-        if _slowPath(event.isMarker) {
+        let word = event.word
+        if _slowPath(word & (Event.markerBit | Event.unrecordedCallersBit) != 0) {
+            foldUnusual(event, tree: tree)
+            return
+        }
+        counts.folded &+= 1
+        let d = event.depth
+        let p = event.probe
+        if word & Event.exitBit != 0 {
+            // The usual exit: the frame on top, at its depth, with its probe.
+            if _fastPath(depth > 0) {
+                let frame = frames[depth - 1]
+                if _fastPath(frame.depth == d && frame.probe == p && !frame.isPlaceholder) {
+                    depth -= 1
+                    tree.addCall(frame.node, own: frame.pendingOwn)
+                    return
+                }
+            }
+            exit(depth: d, probe: p, tree: tree)
+        } else {
+            // The usual enter: one deeper than the frame on top, a child found in its cache.
+            if _fastPath(depth > 0 && depth < frameCapacity) {
+                let i = depth - 1
+                if _fastPath(frames[i].depth &+ 1 == d) {
+                    let found: CallTree.Found
+                    if frames[i].lastChildProbe == p {
+                        found = CallTree.Found(node: frames[i].lastChild, table: frames[i].lastChildTable)
+                    } else {
+                        found = tree.child(of: frames[i].node, table: frames[i].table, probe: p)
+                        frames[i].lastChildProbe = p
+                        frames[i].lastChild = found.node
+                        frames[i].lastChildTable = found.table
+                    }
+                    frames[depth] = Frame(node: found.node, depth: d, probe: p, table: found.table)
+                    depth += 1
+                    return
+                }
+            } else if depth == 0 && d == 1 && rootChildProbe == p {
+                frames[0] = Frame(node: rootChild, depth: 1, probe: p, table: rootChildTable)
+                depth = 1
+                return
+            }
+            enter(depth: d, probe: p, underUnrecorded: false, tree: tree)
+        }
+    }
+
+    /// Markers and enters under unrecorded callers: after drops, or scopes entered while
+    /// nothing recorded. Rare; kept out of the loop.
+    @inline(never)
+    private func foldUnusual(_ event: Event, tree: CallTree) {
+        if event.isMarker {
             counts.gaps &+= 1
             closeFramesAbove(event.depth, tree: tree)
             return
@@ -97,37 +168,53 @@ final class ThreadFolder {
         return tail &- start
     }
 
+    private func push(_ frame: Frame) {
+        if depth == frameCapacity {
+            let newFrames = UnsafeMutablePointer<Frame>.allocate(capacity: frameCapacity * 2)
+            newFrames.moveInitialize(from: frames, count: depth)
+            frames.deallocate()
+            frames = newFrames
+            frameCapacity *= 2
+        }
+        frames[depth] = frame
+        depth += 1
+    }
+
+    @inline(never)
     private func enter(depth d: UInt32, probe p: UInt32, underUnrecorded: Bool, tree: CallTree) {
-        let parentDepth = stack.last?.depth ?? 0
-        if _slowPath(parentDepth != d &- 1) { makeRoom(forEnterAt: d, tree: tree) }
-        let node: Int32
-        if _slowPath(underUnrecorded) {
+        let parentDepth = top?.depth ?? 0
+        if parentDepth != d &- 1 { makeRoom(forEnterAt: d, tree: tree) }
+        let found: CallTree.Found
+        if underUnrecorded {
             // Scopes entered while nothing recorded stand between the parent and this one.
-            let unrecorded = tree.child(of: stack.last?.node ?? 0, probe: ProbeRegistry.enteredBeforeRecordingProbe)
-            node = tree.child(of: unrecorded, probe: p)
-        } else if let i = stack.indices.last {
-            if stack[i].lastChildProbe == p {
-                node = stack[i].lastChild
+            let unrecorded = tree.child(of: top?.node ?? 0, probe: ProbeRegistry.enteredBeforeRecordingProbe)
+            found = tree.child(of: unrecorded, table: .unknown, probe: p)
+        } else if depth > 0 {
+            let i = depth - 1
+            if frames[i].lastChildProbe == p {
+                found = CallTree.Found(node: frames[i].lastChild, table: frames[i].lastChildTable)
             } else {
-                node = tree.child(of: stack[i].node, probe: p)
-                stack[i].lastChildProbe = p
-                stack[i].lastChild = node
+                found = tree.child(of: frames[i].node, table: frames[i].table, probe: p)
+                frames[i].lastChildProbe = p
+                frames[i].lastChild = found.node
+                frames[i].lastChildTable = found.table
             }
         } else if rootChildProbe == p {
-            node = rootChild
+            found = CallTree.Found(node: rootChild, table: rootChildTable)
         } else {
-            node = tree.child(of: 0, probe: p)
+            found = tree.child(of: 0, table: .unknown, probe: p)
             rootChildProbe = p
-            rootChild = node
+            rootChild = found.node
+            rootChildTable = found.table
         }
-        stack.append(Frame(node: node, depth: d, probe: p))
+        push(Frame(node: found.node, depth: d, probe: p, table: found.table))
     }
 
     /// A gap ended: frames above `lowWater` were closed while events were dropped.
     private func closeFramesAbove(_ lowWater: UInt32, tree: CallTree) {
-        while let top = stack.last, top.depth > lowWater {
+        while let top, top.depth > lowWater {
             if top.isPlaceholder && top.placeholderLow <= lowWater {
-                stack[stack.count - 1].depth = lowWater
+                frames[depth - 1].depth = lowWater
                 return
             }
             close(top, tree: tree)
@@ -138,42 +225,46 @@ final class ThreadFolder {
     /// gap, whose ancestors above the low-water mark were entered while events were dropped.
     private func makeRoom(forEnterAt d: UInt32, tree: CallTree) {
         closeFramesAbove(d &- 1, tree: tree)
-        let parentDepth = stack.last?.depth ?? 0
+        let parentDepth = top?.depth ?? 0
         guard parentDepth < d &- 1 else { return }
-        if let top = stack.last, top.isPlaceholder {
-            stack[stack.count - 1].depth = d &- 1
+        if let top, top.isPlaceholder {
+            frames[depth - 1].depth = d &- 1
             return
         }
-        let node = tree.child(of: stack.last?.node ?? 0, probe: ProbeRegistry.droppedProbe)
-        stack.append(
-            Frame(node: node, depth: d &- 1, probe: ProbeRegistry.droppedProbe, placeholderLow: parentDepth &+ 1)
-        )
+        let node = tree.child(of: top?.node ?? 0, probe: ProbeRegistry.droppedProbe)
+        push(Frame(node: node, depth: d &- 1, probe: ProbeRegistry.droppedProbe, placeholderLow: parentDepth &+ 1))
     }
 
+    @inline(never)
     private func exit(depth d: UInt32, probe p: UInt32, tree: CallTree) {
         // Frames above d are closed by this exit: the user exited an outer scope first.
-        while let top = stack.last, top.depth > d {
+        while let top, top.depth > d {
             if top.isPlaceholder && top.placeholderLow <= d { break }
             if !top.isPlaceholder { counts.implicitlyClosed &+= 1 }
             close(top, tree: tree)
         }
-        guard let top = stack.last else { return }
-        if _fastPath(top.depth == d && top.probe == p && !top.isPlaceholder) {
+        guard let top else { return }
+        if top.depth == d && top.probe == p && !top.isPlaceholder {
             close(top, tree: tree)
         } else if top.isPlaceholder && top.placeholderLow <= d && d <= top.depth {
             // A frame entered in a gap ends: the placeholder shrinks to what is still open.
             if d == top.placeholderLow {
-                stack.removeLast()
+                depth -= 1
+                tree.addOwn(top.node, top.pendingOwn)
             } else {
-                stack[stack.count - 1].depth = d &- 1
+                frames[depth - 1].depth = d &- 1
             }
         }
         // Otherwise the frame was entered in a gap below a placeholder-free stack: nothing to close.
     }
 
     private func close(_ frame: Frame, tree: CallTree) {
-        stack.removeLast()
-        if !frame.isPlaceholder { tree.calls[Int(frame.node)] &+= 1 }
+        depth -= 1
+        if frame.isPlaceholder {
+            tree.addOwn(frame.node, frame.pendingOwn)
+        } else {
+            tree.addCall(frame.node, own: frame.pendingOwn)
+        }
     }
 
     // MARK: Window edges and thread exit
@@ -181,14 +272,25 @@ final class ThreadFolder {
     /// Charges own time up to `time` to the frame on top, as if every open frame exited and
     /// re-entered at `time`.
     func split(at time: UInt64, tree: CallTree) {
-        guard time > lastTime else { return }
-        if lastTime != 0, let top = stack.last { tree.own[Int(top.node)] &+= time &- lastTime }
-        lastTime = time
+        if time > lastTime {
+            if lastTime != 0 && depth > 0 { frames[depth - 1].pendingOwn &+= time &- lastTime }
+            lastTime = time
+        }
+        flushPendingOwn(tree: tree)
+    }
+
+    /// Adds every open frame's pending own time to its node, so that the tree's counters hold
+    /// all own time up to the last event or split.
+    func flushPendingOwn(tree: CallTree) {
+        for i in 0..<depth where frames[i].pendingOwn != 0 {
+            tree.addOwn(frames[i].node, frames[i].pendingOwn)
+            frames[i].pendingOwn = 0
+        }
     }
 
     /// The thread has ended: its open frames close at its last event, each counted as a call.
     func closeAllAtThreadExit(tree: CallTree) {
-        while let top = stack.last {
+        while let top {
             if !top.isPlaceholder { counts.openAtThreadExit &+= 1 }
             close(top, tree: tree)
         }

@@ -1,0 +1,89 @@
+// aggregator-figures: how fast the aggregator folds events into the call tree, on one core, for
+// the shapes the issue names, next to the cost of merely reading the same events.
+//
+//   swift run -c release aggregator-figures [--rounds 5]
+
+import CBaseline
+import Figures
+@_spi(Benchmarks) import Pprof
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+var rounds = 5
+var only: String?
+var arguments = CommandLine.arguments.dropFirst()
+while let argument = arguments.popFirst() {
+    switch argument {
+    case "--rounds": rounds = Int(arguments.popFirst() ?? "") ?? rounds
+    case "--only": only = arguments.popFirst()
+    default:
+        print("usage: aggregator-figures [--rounds N] [--only TEXT]   (TEXT: part of a shape's name)")
+        exit(2)
+    }
+}
+
+typealias Stream = BenchmarkSupport.EventStream
+
+func seconds(_ body: () -> Void) -> Double {
+    let start = CBaseline_monotonicNanos()
+    body()
+    return Double(CBaseline_monotonicNanos() - start) / 1e9
+}
+
+struct Shape {
+    var name: String
+    var stream: Stream
+    var threads: Int = 1
+}
+
+let events = 1 << 22
+let shapes: [Shape] =
+    [
+        Shape(name: "shallow (depth 2, fanout 4)", stream: .balancedTree(depth: 2, fanout: 4, events: events)),
+        Shape(name: "depth 8 (fanout 2)", stream: .balancedTree(depth: 8, fanout: 2, events: events)),
+        Shape(name: "deep chain (depth 64)", stream: .chain(depth: 64, events: events)),
+        Shape(name: "random paths, 1M-node tree", stream: .randomPaths(fanout: 16, depth: 5, events: events * 4)),
+    ]
+    + [1, 2, 8, 64].map { threads in
+        Shape(
+            name: "depth 8, \(threads) threads",
+            stream: .balancedTree(depth: 8, fanout: 2, events: events),
+            threads: threads
+        )
+    }
+
+print("events folded per second on one core (best of \(rounds) rounds; each round a fresh tree)")
+for shape in shapes where only.map({ shape.name.contains($0) }) ?? true {
+    var rates: [Double] = []
+    var readRates: [Double] = []
+    var nodes = 0
+    for _ in 0..<rounds {
+        let folding = BenchmarkSupport.Folding(threads: shape.threads)
+        // Threads take turns in drains of 4096 events, as the aggregator's drain visits rings.
+        let chunk = 4096
+        let total = shape.stream.count
+        let elapsed = seconds {
+            var start = 0
+            while start < total {
+                let end = min(start + chunk, total)
+                for thread in 0..<shape.threads {
+                    folding.fold(shape.stream, thread: thread, range: start..<end)
+                }
+                start = end
+            }
+        }
+        rates.append(Double(total * shape.threads) / elapsed)
+        nodes = folding.nodes
+        let readElapsed = seconds { CBaseline_sink(shape.stream.checksum()) }
+        readRates.append(Double(total) / readElapsed)
+    }
+    // The best round: on a shared VM a round is only ever slowed by others, never sped up.
+    let rate = rates.max()!
+    let read = readRates.max()!
+    print(
+        "  \(pad(shape.name, 30)) \(format(rate / 1e6, 7, decimals: 1)) M/s  \(format(1e9 / rate, 5)) ns/event"
+            + "  (reading alone: \(format(1e9 / read, 5)) ns)  tree: \(nodes) nodes"
+    )
+}
