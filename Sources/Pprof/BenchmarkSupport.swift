@@ -132,7 +132,14 @@ public enum BenchmarkSupport {
             let tree = self.tree
             let range = range ?? stream.events.indices
             stream.events.withUnsafeBufferPointer { events in
-                for i in range { folder.fold(events[i], into: tree) }
+                // A mask of all ones: the buffer as a ring that never wraps.
+                folder.fold(
+                    ring: events.baseAddress!,
+                    mask: -1,
+                    from: range.lowerBound,
+                    to: range.upperBound,
+                    into: tree
+                )
             }
             return range.count
         }

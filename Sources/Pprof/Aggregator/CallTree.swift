@@ -61,14 +61,14 @@ final class CallTree {
     static let inlineChildren = 4
 
     // A node's line, as 16 words.
-    private static let wordsPerNode = 16
-    private static let parentWord = 0
-    private static let probeWord = 1
-    private static let childCountWord = 2
-    private static let tableOffsetWord = 3
-    private static let tableMaskWord = 4
-    private static let childProbesWord = 5  // ... 8
-    private static let childNodesWord = 9  // ... 12
+    fileprivate static let wordsPerNode = 16
+    fileprivate static let parentWord = 0
+    fileprivate static let probeWord = 1
+    fileprivate static let childCountWord = 2
+    fileprivate static let tableOffsetWord = 3
+    fileprivate static let tableMaskWord = 4
+    fileprivate static let childProbesWord = 5  // ... 8
+    fileprivate static let childNodesWord = 9  // ... 12
 
     private(set) var count = 1
     private var capacity = 1024
@@ -79,17 +79,28 @@ final class CallTree {
     private var poolCapacity = 1024
 
     init() {
-        counters = .allocate(capacity: capacity)
-        lines = Self.allocateLines(capacity)
-        pool = .allocate(capacity: poolCapacity)
+        counters = Self.allocate(Counters.self, capacity)
+        lines = Self.allocate(UInt32.self, capacity * Self.wordsPerNode)
+        pool = Self.allocate(Slot.self, poolCapacity)
         counters[0] = Counters(calls: 0, own: 0)
         initializeLine(0, parent: -1, probe: 0)
     }
 
     deinit {
-        counters.deallocate()
-        free(lines)
-        pool.deallocate()
+        Self.deallocate(counters, capacity)
+        Self.deallocate(lines, capacity * Self.wordsPerNode)
+        Self.deallocate(pool, poolCapacity)
+    }
+
+    private static func allocate<T>(_ type: T.Type, _ count: Int) -> UnsafeMutablePointer<T> {
+        guard let memory = TreeMemory.allocate(count * MemoryLayout<T>.stride) else {
+            fatalError("swift-pprof: out of memory for the call tree (\(count) \(T.self))")
+        }
+        return memory.bindMemory(to: T.self, capacity: count)
+    }
+
+    private static func deallocate<T>(_ pointer: UnsafeMutablePointer<T>, _ count: Int) {
+        TreeMemory.deallocate(UnsafeMutableRawPointer(pointer), count * MemoryLayout<T>.stride)
     }
 
     // MARK: Reading
@@ -131,45 +142,63 @@ final class CallTree {
     /// when the caller knows the parent's table (`.unknown` otherwise).
     @inline(__always)
     func child(of parentNode: Int32, table hint: TableRef, probe p: UInt32) -> Found {
-        if hint.offset >= 0 {
-            if let found = lookUp(p, in: hint) { return found }
-        } else {
-            let parentLine = line(Int(parentNode))
-            let table = TableRef(
-                offset: Int32(bitPattern: parentLine[Self.tableOffsetWord]),
-                mask: Int32(bitPattern: parentLine[Self.tableMaskWord])
-            )
-            if table.offset >= 0 {
-                if let found = lookUp(p, in: table) { return found }
-            } else {
-                let n = Int(parentLine[Self.childCountWord])
-                var k = 0
-                while k < n {
-                    if parentLine[Self.childProbesWord + k] == p {
-                        return Found(node: Int32(bitPattern: parentLine[Self.childNodesWord + k]), table: .unknown)
-                    }
-                    k += 1
+        storage.child(of: parentNode, table: hint, probe: p) ?? findOrAdd(parentNode, p)
+    }
+
+    /// The tree's memory as it is now, for a loop that looks nodes up and counts without going
+    /// through the tree object each time. Valid until the next node is added (`findOrAdd` may
+    /// move it).
+    struct Storage {
+        let counters: UnsafeMutablePointer<Counters>
+        let lines: UnsafeMutablePointer<UInt32>
+        let pool: UnsafeMutablePointer<Slot>
+
+        /// The node for `probe` under `parent`, or nil when it is not found this way (new, or
+        /// the hint was stale): then `findOrAdd` decides.
+        @inline(__always)
+        func child(of parentNode: Int32, table hint: TableRef, probe p: UInt32) -> Found? {
+            if hint.offset >= 0 { return lookUp(p, in: hint) }
+            let parentLine = lines + Int(parentNode) &* CallTree.wordsPerNode
+            let offset = Int32(bitPattern: parentLine[CallTree.tableOffsetWord])
+            if offset >= 0 {
+                return lookUp(
+                    p,
+                    in: TableRef(offset: offset, mask: Int32(bitPattern: parentLine[CallTree.tableMaskWord]))
+                )
+            }
+            let n = Int(parentLine[CallTree.childCountWord])
+            var k = 0
+            while k < n {
+                if parentLine[CallTree.childProbesWord + k] == p {
+                    return Found(node: Int32(bitPattern: parentLine[CallTree.childNodesWord + k]), table: .unknown)
                 }
+                k += 1
+            }
+            return nil
+        }
+
+        @inline(__always)
+        func lookUp(_ p: UInt32, in table: TableRef) -> Found? {
+            let slots = pool + Int(table.offset)
+            let mask = Int(table.mask)
+            var i = CallTree.hash(p) & mask
+            while true {
+                let slot = slots[i]
+                if slot.node < 0 { return nil }
+                if slot.probe == p { return Found(node: slot.node, table: slot.table) }
+                i = (i + 1) & mask
             }
         }
-        return findOrAdd(parentNode, p)
     }
 
-    @inline(__always)
+    var storage: Storage { Storage(counters: counters, lines: lines, pool: pool) }
+
     private func lookUp(_ p: UInt32, in table: TableRef) -> Found? {
-        let slots = pool + Int(table.offset)
-        let mask = Int(table.mask)
-        var i = Self.hash(p) & mask
-        while true {
-            let slot = slots[i]
-            if slot.node < 0 { return nil }
-            if slot.probe == p { return Found(node: slot.node, table: slot.table) }
-            i = (i + 1) & mask
-        }
+        storage.lookUp(p, in: table)
     }
 
     @inline(__always)
-    private static func hash(_ probe: UInt32) -> Int {
+    fileprivate static func hash(_ probe: UInt32) -> Int {
         // Fibonacci hashing: probes are small consecutive integers, and the multiply spreads
         // them over the table's bits.
         Int(truncatingIfNeeded: (UInt64(probe) &* 0x9E37_79B9_7F4A_7C15) >> 32)
@@ -197,7 +226,7 @@ final class CallTree {
     /// A lookup missed: look again in the parent's current children (the caller's table may be
     /// stale), and add the node if it really is new.
     @inline(never)
-    private func findOrAdd(_ parentNode: Int32, _ p: UInt32) -> Found {
+    func findOrAdd(_ parentNode: Int32, _ p: UInt32) -> Found {
         let pi = Int(parentNode)
         let parentTable = table(of: pi)
         if parentTable.offset >= 0 {
@@ -280,33 +309,24 @@ final class CallTree {
 
     private func grow() {
         let newCapacity = capacity * 2
-        let newCounters = UnsafeMutablePointer<Counters>.allocate(capacity: newCapacity)
+        let newCounters = Self.allocate(Counters.self, newCapacity)
         newCounters.moveInitialize(from: counters, count: count)
-        counters.deallocate()
+        Self.deallocate(counters, capacity)
         counters = newCounters
-        let newLines = Self.allocateLines(newCapacity)
+        let newLines = Self.allocate(UInt32.self, newCapacity * Self.wordsPerNode)
         newLines.moveInitialize(from: lines, count: count * Self.wordsPerNode)
-        free(lines)
+        Self.deallocate(lines, capacity * Self.wordsPerNode)
         lines = newLines
         capacity = newCapacity
-    }
-
-    /// Lines aligned to 64 bytes, so that a node's line is one cache line.
-    private static func allocateLines(_ nodes: Int) -> UnsafeMutablePointer<UInt32> {
-        var memory: UnsafeMutableRawPointer?
-        guard posix_memalign(&memory, 64, nodes * wordsPerNode * 4) == 0, let memory else {
-            fatalError("swift-pprof: out of memory for a call tree of \(nodes) nodes")
-        }
-        return memory.bindMemory(to: UInt32.self, capacity: nodes * wordsPerNode)
     }
 
     private func allocateSlots(_ slots: Int) -> Int {
         if poolCount + slots > poolCapacity {
             var newCapacity = poolCapacity * 2
             while poolCount + slots > newCapacity { newCapacity *= 2 }
-            let newPool = UnsafeMutablePointer<Slot>.allocate(capacity: newCapacity)
+            let newPool = Self.allocate(Slot.self, newCapacity)
             newPool.moveInitialize(from: pool, count: poolCount)
-            pool.deallocate()
+            Self.deallocate(pool, poolCapacity)
             pool = newPool
             poolCapacity = newCapacity
         }

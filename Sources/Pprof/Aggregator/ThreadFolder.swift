@@ -1,3 +1,5 @@
+import CPprof
+
 /// The aggregator's view of one thread: a shadow stack of its open recorded frames, folding the
 /// thread's events, in order, into the call tree, as fprof does.
 ///
@@ -77,67 +79,121 @@ final class ThreadFolder {
 
     // MARK: Folding
 
-    @inline(__always)
+    /// Folds one event (tests; the aggregator folds runs of them with `fold(ring:…)`).
     func fold(_ event: Event, into tree: CallTree) {
-        let ts = event.timestamp
-        if ts != 0 {
-            if ts > lastTime {
-                if lastTime != 0 && depth > 0 { frames[depth - 1].pendingOwn &+= ts &- lastTime }
-                lastTime = ts
-            }
-        } else {
-            lastTime = 0
-        }
-        let word = event.word
-        if _slowPath(word & (Event.markerBit | Event.unrecordedCallersBit) != 0) {
-            foldUnusual(event, tree: tree)
-            return
-        }
-        counts.folded &+= 1
-        let d = event.depth
-        let p = event.probe
-        if word & Event.exitBit != 0 {
-            // The usual exit: the frame on top, at its depth, with its probe.
-            if _fastPath(depth > 0) {
-                let frame = frames[depth - 1]
-                if _fastPath(frame.depth == d && frame.probe == p && !frame.isPlaceholder) {
-                    depth -= 1
-                    tree.addCall(frame.node, own: frame.pendingOwn)
-                    return
-                }
-            }
-            exit(depth: d, probe: p, tree: tree)
-        } else {
-            // The usual enter: one deeper than the frame on top, a child found in its cache.
-            if _fastPath(depth > 0 && depth < frameCapacity) {
-                let i = depth - 1
-                if _fastPath(frames[i].depth &+ 1 == d) {
-                    let found: CallTree.Found
-                    if frames[i].lastChildProbe == p {
-                        found = CallTree.Found(node: frames[i].lastChild, table: frames[i].lastChildTable)
-                    } else {
-                        found = tree.child(of: frames[i].node, table: frames[i].table, probe: p)
-                        frames[i].lastChildProbe = p
-                        frames[i].lastChild = found.node
-                        frames[i].lastChildTable = found.table
-                    }
-                    frames[depth] = Frame(node: found.node, depth: d, probe: p, table: found.table)
-                    depth += 1
-                    return
-                }
-            } else if depth == 0 && d == 1 && rootChildProbe == p {
-                frames[0] = Frame(node: rootChild, depth: 1, probe: p, table: rootChildTable)
-                depth = 1
-                return
-            }
-            enter(depth: d, probe: p, underUnrecorded: false, tree: tree)
-        }
+        withUnsafePointer(to: event) { fold(ring: $0, mask: 0, from: 0, to: 1, into: tree) }
     }
 
-    /// Markers and enters under unrecorded callers: after drops, or scopes entered while
-    /// nothing recorded. Rare; kept out of the loop.
+    /// Folds `events[i & mask]` for `i` in `start..<end`: a drained run of a ring, or (with a
+    /// mask of all ones) a plain buffer.
+    ///
+    /// The loop is the aggregator's inner loop, so it keeps the folder's state (depth, last
+    /// timestamp, the stack's memory, the tree's memory) in locals rather than in the objects:
+    /// a field written by one event and read by the next costs a store-to-load round trip on
+    /// every event. Only the usual enter and exit are handled here; anything else (a marker,
+    /// a frame out of place, a new node) writes the locals back and takes the general path.
+    func fold(ring events: UnsafePointer<Event>, mask: Int, from start: Int, to end: Int, into tree: CallTree) {
+        var depth = self.depth
+        var lastTime = self.lastTime
+        var folded = counts.folded
+        var frames = self.frames
+        var frameCapacity = self.frameCapacity
+        var storage = tree.storage
+        var index = start
+        while index != end {
+            let event = events[index & mask]
+            index &+= 1
+            let ts = event.timestamp
+            if ts != 0 {
+                if ts > lastTime {
+                    if lastTime != 0 && depth > 0 { frames[depth - 1].pendingOwn &+= ts &- lastTime }
+                    lastTime = ts
+                }
+            } else {
+                lastTime = 0
+            }
+            let word = event.word
+            if _fastPath(word & (Event.markerBit | Event.unrecordedCallersBit) == 0) {
+                let d = event.depth
+                let p = event.probe
+                if word & Event.exitBit != 0 {
+                    // The usual exit: the frame on top, at its depth, with its probe.
+                    if _fastPath(depth > 0) {
+                        let frame = frames[depth - 1]
+                        if _fastPath(frame.depth == d && frame.probe == p && !frame.isPlaceholder) {
+                            depth -= 1
+                            storage.counters[Int(frame.node)].calls &+= 1
+                            storage.counters[Int(frame.node)].own &+= frame.pendingOwn
+                            folded &+= 1
+                            continue
+                        }
+                    }
+                } else if _fastPath(depth > 0 && depth < frameCapacity) {
+                    // The usual enter: one deeper than the frame on top, its node known to the
+                    // tree already.
+                    let i = depth - 1
+                    if _fastPath(frames[i].depth &+ 1 == d) {
+                        var found: CallTree.Found?
+                        if frames[i].lastChildProbe == p {
+                            found = CallTree.Found(node: frames[i].lastChild, table: frames[i].lastChildTable)
+                        } else {
+                            found = storage.child(of: frames[i].node, table: frames[i].table, probe: p)
+                            if let found {
+                                frames[i].lastChildProbe = p
+                                frames[i].lastChild = found.node
+                                frames[i].lastChildTable = found.table
+                            }
+                        }
+                        if let found {
+                            // The exit will add to this node's counters: in a large tree they are
+                            // not in the cache, and the load can start now.
+                            CPprof_prefetchForWrite(storage.counters + Int(found.node))
+                            frames[depth] = Frame(node: found.node, depth: d, probe: p, table: found.table)
+                            depth += 1
+                            folded &+= 1
+                            continue
+                        }
+                    }
+                } else if depth == 0 && d == 1 {
+                    // A frame entered from the root: the root's children, cached or looked up.
+                    var found: CallTree.Found?
+                    if rootChildProbe == p {
+                        found = CallTree.Found(node: rootChild, table: rootChildTable)
+                    } else {
+                        found = storage.child(of: 0, table: .unknown, probe: p)
+                        if let found {
+                            rootChildProbe = p
+                            rootChild = found.node
+                            rootChildTable = found.table
+                        }
+                    }
+                    if let found {
+                        frames[0] = Frame(node: found.node, depth: 1, probe: p, table: found.table)
+                        depth = 1
+                        folded &+= 1
+                        continue
+                    }
+                }
+            }
+            // Anything else: through the objects, then back to the locals.
+            self.depth = depth
+            self.lastTime = lastTime
+            counts.folded = folded
+            foldStructure(event, tree: tree)
+            depth = self.depth
+            folded = counts.folded
+            frames = self.frames
+            frameCapacity = self.frameCapacity
+            storage = tree.storage
+        }
+        self.depth = depth
+        self.lastTime = lastTime
+        counts.folded = folded
+    }
+
+    /// What an event does to the stack and the tree, its time already charged: every case.
     @inline(never)
-    private func foldUnusual(_ event: Event, tree: CallTree) {
+    private func foldStructure(_ event: Event, tree: CallTree) {
         if event.isMarker {
             counts.gaps &+= 1
             closeFramesAbove(event.depth, tree: tree)
@@ -156,16 +212,11 @@ final class ThreadFolder {
     func drain(into tree: CallTree) -> Int {
         guard let state else { return 0 }
         let head = state.head.pointee.load(ordering: .acquiring)
-        var tail = state.tail.pointee.load(ordering: .relaxed)
-        let start = tail
-        let events = state.events
-        let mask = state.mask
-        while tail != head {
-            fold(events[tail & mask], into: tree)
-            tail &+= 1
-        }
-        if tail != start { state.tail.pointee.store(tail, ordering: .releasing) }
-        return tail &- start
+        let tail = state.tail.pointee.load(ordering: .relaxed)
+        guard head != tail else { return 0 }
+        fold(ring: state.events, mask: state.mask, from: tail, to: head, into: tree)
+        state.tail.pointee.store(head, ordering: .releasing)
+        return head &- tail
     }
 
     private func push(_ frame: Frame) {
