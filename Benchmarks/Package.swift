@@ -38,6 +38,41 @@ let package = Package(
                 .plugin(name: "BenchmarkPlugin", package: "benchmark")
             ]
         ),
+        // The aggregator, windows and encoders under ordo-one/benchmark: time, throughput and
+        // mallocs, with percentiles.
+        .executableTarget(
+            name: "Aggregation",
+            dependencies: [
+                "CBaseline",
+                .product(name: "Pprof", package: pprofPackage),
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/Aggregation",
+            plugins: [
+                .plugin(name: "BenchmarkPlugin", package: "benchmark")
+            ]
+        ),
+        .executableTarget(
+            name: "Outputs",
+            dependencies: [
+                "CBaseline",
+                .product(name: "Pprof", package: pprofPackage),
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/Outputs",
+            plugins: [
+                .plugin(name: "BenchmarkPlugin", package: "benchmark")
+            ]
+        ),
+        // The same figures as plain numbers and ratios, in one run each.
+        .executableTarget(
+            name: "output-figures",
+            dependencies: [
+                "CBaseline",
+                "Figures",
+                .product(name: "Pprof", package: pprofPackage),
+            ]
+        ),
         .executableTarget(
             name: "aggregator-figures",
             dependencies: [
