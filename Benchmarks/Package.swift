@@ -74,6 +74,14 @@ let package = Package(
             ]
         ),
         .executableTarget(
+            name: "drop-figures",
+            dependencies: [
+                "CBaseline",
+                "Figures",
+                .product(name: "Pprof", package: pprofPackage),
+            ]
+        ),
+        .executableTarget(
             name: "aggregator-figures",
             dependencies: [
                 "CBaseline",
