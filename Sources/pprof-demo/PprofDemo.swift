@@ -41,6 +41,9 @@ struct PprofDemo: ParsableCommand {
     @Option(help: "Concurrent keep-alive clients sending requests.")
     var clients: Int = 16
 
+    @Option(help: "Event-loop threads serving the API (each records into a ring of its own); 0: one per core.")
+    var serverThreads: Int = 0
+
     @Option(
         help: ArgumentHelp(
             "Profile type: fprof (call paths and time), eprof (flat time), cprof (counts only).",
@@ -62,15 +65,21 @@ struct PprofDemo: ParsableCommand {
         guard (1...3600).contains(duration) else { throw ValidationError("--duration must be from 1 to 3600 seconds") }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be from 0 to 65535") }
         guard (1...1000).contains(clients) else { throw ValidationError("--clients must be from 1 to 1000") }
+        guard (0...256).contains(serverThreads) else { throw ValidationError("--server-threads must be from 0 to 256") }
         guard Profile.Mode(rawValue: mode) != nil else { throw ValidationError("--mode must be fprof, eprof or cprof") }
         guard overheadRounds >= 0 else { throw ValidationError("--overhead-rounds must not be negative") }
         guard (1...60).contains(windowSeconds) else { throw ValidationError("--window-seconds must be from 1 to 60") }
     }
 
     func run() throws {
-        let serverGroup = MultiThreadedEventLoopGroup.singleton
+        let serverGroup =
+            serverThreads == 0
+            ? MultiThreadedEventLoopGroup.singleton : MultiThreadedEventLoopGroup(numberOfThreads: serverThreads)
         let clientGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        defer { try? clientGroup.syncShutdownGracefully() }
+        defer {
+            try? clientGroup.syncShutdownGracefully()
+            if serverThreads != 0 { try? serverGroup.syncShutdownGracefully() }
+        }
 
         let api = try APIServer.start(service: UserService(users: 10_000), group: serverGroup)
         defer { api.stop() }
@@ -131,6 +140,7 @@ struct PprofDemo: ParsableCommand {
             "pprof-demo: \(clients) clients for \(duration) s: \(served) requests, \(Int(Double(served) / elapsed)) per second (\(mix))"
         )
         print("wrote \(output) (\(mode), \(profile.count) bytes); read it with: go tool pprof -top \(output)")
+        print("resident memory: \(Self.residentMegabytes()) MB at most (VmHWM)")
         print("")
         let lines = String(decoding: report, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
         print(lines.prefix(top).joined(separator: "\n"))
@@ -146,6 +156,21 @@ struct PprofDemo: ParsableCommand {
             )
         }
         return answer.body
+    }
+
+    /// The process's peak resident size, from /proc/self/status, in MB.
+    private static func residentMegabytes() -> String {
+        guard let file = fopen("/proc/self/status", "r") else { return "?" }
+        defer { fclose(file) }
+        var line = [CChar](repeating: 0, count: 256)
+        while fgets(&line, Int32(line.count), file) != nil {
+            let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            if text.hasPrefix("VmHWM:") {
+                let kilobytes = Int(text.dropFirst(6).filter(\.isNumber)) ?? 0
+                return String(kilobytes / 1024)
+            }
+        }
+        return "?"
     }
 
     private func flush() {
