@@ -89,7 +89,9 @@ final class Producer: @unchecked Sendable {
     }
 }
 
-print("\(threads) producer threads, \(format(seconds, 0, decimals: 1)) s each rate, default ring unless PPROF_RING_EVENTS is set")
+print(
+    "\(threads) producer threads, \(format(seconds, 0, decimals: 1)) s each rate, default ring unless PPROF_RING_EVENTS is set"
+)
 print("\(pad("asked (M events/s a thread)", 30)) \(pad("achieved", 10)) \(pad("recorded", 12)) \(pad("dropped", 10))")
 for rate in rates {
     let window = Profiler.start(mode: .fprof)
