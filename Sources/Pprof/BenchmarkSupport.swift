@@ -14,7 +14,7 @@ public enum BenchmarkSupport {
     /// One thread's events, in the order its ring would hold them: every enter one deeper than
     /// the frame on top, every exit closing it, timestamps increasing.
     public struct EventStream: Sendable {
-        let events: [Event]
+        private(set) var events: [Event]
         /// Distinct call paths the stream visits (the nodes it adds to an empty tree).
         public let paths: Int
 
@@ -26,6 +26,17 @@ public enum BenchmarkSupport {
                 var sum: UInt64 = 0
                 for event in events { sum &+= event.timestamp ^ event.word }
                 return sum
+            }
+        }
+
+        /// Moves every timestamp past the last one, so that folding the stream again continues
+        /// in time, as a ring's next drain does. Without it, a second pass's timestamps are all
+        /// behind the folder's last one and no own time is charged (less work than a real fold).
+        public mutating func advanceClock() {
+            guard let first = events.first, let last = events.last else { return }
+            let shift = last.timestamp &- first.timestamp &+ 13
+            events.withUnsafeMutableBufferPointer { events in
+                for i in events.indices { events[i].timestamp &+= shift }
             }
         }
 
@@ -125,6 +136,10 @@ public enum BenchmarkSupport {
         /// Nodes in the tree, the root included.
         public var nodes: Int { tree.count }
 
+        /// Bytes the tree holds (counters, node lines and the child-table pool, at their
+        /// capacities, which grow by doubling).
+        public var treeBytes: Int { tree.bytesAllocated }
+
         /// Folds `stream` as thread `thread`'s events; returns how many were folded.
         @discardableResult
         public func fold(_ stream: EventStream, thread: Int = 0, range: Range<Int>? = nil) -> Int {
@@ -175,10 +190,62 @@ public enum BenchmarkSupport {
             var budget = nodes - 1
             walk(0, &budget)
             folding.fold(EventStream(events: builder.events, paths: nodes - 1))
-            touch = .randomPaths(fanout: fanout, depth: depth, events: touchedPaths * depth * 2)
+            touch = Self.touches(fanout: fanout, depth: depth, nodes: nodes, paths: touchedPaths)
+        }
+
+        /// `paths` calls down random paths of the tree the walk above made, each as deep as the
+        /// tree goes there: a window that sees calls all over the tree and adds no node to it,
+        /// so that every window finds the same tree.
+        private static func touches(fanout: Int, depth: Int, nodes: Int, paths: Int) -> EventStream {
+            // below[level]: the nodes in the subtree of a node at `level`, itself included; the
+            // walk numbers nodes in the order it enters them, and made those numbered below
+            // `nodes - 1`.
+            var below = [Int](repeating: 1, count: depth)
+            for level in stride(from: depth - 2, through: 0, by: -1) { below[level] = 1 + fanout * below[level + 1] }
+            var builder = EventStream.Builder()
+            var random: UInt64 = 1
+            for _ in 0..<paths {
+                // xorshift: the same paths in every run.
+                random ^= random << 13
+                random ^= random >> 7
+                random ^= random << 17
+                var choice = random
+                var position = -1
+                var entered = 0
+                for level in 0..<depth {
+                    let child = Int(choice % UInt64(fanout))
+                    choice /= UInt64(fanout)
+                    let next = position + 1 + child * below[level]
+                    if next >= nodes - 1 { break }
+                    position = next
+                    builder.enter(probe: UInt32(16 + level * fanout + child))
+                    entered += 1
+                }
+                for _ in 0..<entered { builder.exit() }
+            }
+            return EventStream(events: builder.events, paths: 0)
         }
 
         public var nodes: Int { folding.nodes }
+
+        /// Bytes the tree holds; see `Folding.treeBytes`.
+        public var treeBytes: Int { folding.treeBytes }
+
+        /// Copies the tree's counters once into a new Array, as a snapshot does, and nothing else:
+        /// what a window's edge cannot be cheaper than. Returns the copy's count.
+        @discardableResult
+        public func copyCounters() -> Int {
+            folding.tree.snapshot().count
+        }
+
+        /// Bytes of the tree's counters: what `copyCounters(into:)` copies.
+        public var counterBytes: Int { folding.nodes * MemoryLayout<CallTree.Counters>.stride }
+
+        /// Copies the tree's counters into `buffer` (at least `counterBytes`): the copy alone,
+        /// without a snapshot's allocation and first touch of fresh pages.
+        public func copyCounters(into buffer: UnsafeMutableRawPointer) {
+            buffer.copyMemory(from: folding.tree.counters, byteCount: counterBytes)
+        }
 
         /// Opens a window, folds a few events into the tree, closes it; returns the profile's
         /// node count.
@@ -202,6 +269,35 @@ public enum BenchmarkSupport {
             )
             return profile.nodes.count
         }
+    }
+
+    // MARK: Memory
+
+    /// The ring capacity a thread gets when `PPROF_RING_EVENTS` is not set.
+    public static var defaultRingEvents: Int { Environment(variables: [:]).ringCapacity }
+
+    /// Bytes mapped for one registered thread's state: the header (depth, counters, open
+    /// scopes, probe cache) and a ring of `ringEvents` events, in one `mmap`ed block.
+    public static func threadStateBytes(ringEvents: Int = defaultRingEvents) -> Int {
+        ThreadState.mappedBytes(capacity: ringEvents)
+    }
+
+    /// The aggregator's side of a registered thread: its folder's initial frame stack (the
+    /// object itself aside), which doubles only for threads deeper than 64 frames.
+    public static var threadFolderStackBytes: Int {
+        64 * MemoryLayout<ThreadFolder.Frame>.stride
+    }
+
+    // MARK: Encoding, in parts
+
+    /// The uncompressed pprof message that `pprof()` gzips.
+    public static func pprofMessage(_ profile: Profile) -> [UInt8] {
+        profile.pprofMessage()
+    }
+
+    /// `bytes` gzipped as `pprof()` does it.
+    public static func gzip(_ bytes: [UInt8]) -> [UInt8] {
+        Gzip.compress(bytes)
     }
 
     /// A profile of `nodes` call paths (a tree of fanout 8 filled level by level), with calls
