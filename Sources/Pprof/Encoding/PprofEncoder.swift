@@ -30,13 +30,19 @@ extension Profile {
         let emitted = nodes.indices.filter { index in
             nodes[index].calls != 0 || (mode != .cprof && nodes[index].ownNanoseconds != 0)
         }
-        let paths = emitted.map { profile.functionPath(of: $0) }
 
         // Only functions that a sample names get a Function and a Location, numbered 1, 2, 3, …
         // in the order of `functions` (Parca rejects gaps); a function's Location has its id.
+        // A sample names the functions on its node's path: the emitted nodes and their
+        // ancestors, found in one pass from the leaves up (a parent's index is below its
+        // child's), with no path built per node.
+        var onPath = [Bool](repeating: false, count: nodes.count)
+        for index in emitted { onPath[index] = true }
         var ids = [UInt64](repeating: 0, count: functions.count)
-        for path in paths {
-            for function in path { ids[Int(function)] = 1 }
+        for index in nodes.indices.reversed() where onPath[index] {
+            ids[Int(nodes[index].function)] = 1
+            let parent = Int(nodes[index].parent)
+            if parent >= 0 { onPath[parent] = true }
         }
         var used: [Int] = []
         for index in functions.indices where ids[index] != 0 {
@@ -54,14 +60,23 @@ extension Profile {
             }
         }
 
-        for (node, path) in zip(emitted, paths) {
-            let values =
-                mode == .cprof
-                ? [Int64(clamping: nodes[node].calls)]
-                : [Int64(clamping: nodes[node].calls), Int64(clamping: nodes[node].ownNanoseconds)]
-            writer.message(PprofTag.profileSample) { sample in
-                sample.packedUInt64s(PprofTag.sampleLocation, path.map { ids[Int($0)] })
-                sample.packedInt64s(PprofTag.sampleValue, values)
+        let timed = mode != .cprof
+        nodes.withUnsafeBufferPointer { nodes in
+            for node in emitted {
+                writer.message(PprofTag.profileSample) { sample in
+                    // The path leaf first, as pprof wants it.
+                    sample.packed(PprofTag.sampleLocation) { locations in
+                        var index = node
+                        while index >= 0 {
+                            locations.varint(ids[Int(nodes[index].function)])
+                            index = Int(nodes[index].parent)
+                        }
+                    }
+                    sample.packed(PprofTag.sampleValue) { values in
+                        values.varint(UInt64(bitPattern: Int64(clamping: nodes[node].calls)))
+                        if timed { values.varint(UInt64(bitPattern: Int64(clamping: nodes[node].ownNanoseconds))) }
+                    }
+                }
             }
         }
 

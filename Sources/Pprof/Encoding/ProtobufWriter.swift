@@ -90,6 +90,12 @@ package struct ProtobufWriter {
         packedUInt64s(field, values.map { UInt64(bitPattern: $0) })
     }
 
+    /// A packed repeated varint field whose values `body` writes with `varint(_:)`: for callers
+    /// that produce the values one by one, without an array.
+    package mutating func packed(_ field: Int, _ body: (inout ProtobufWriter) -> Void) {
+        lengthDelimited(field, body)
+    }
+
     /// A nested message: `body` writes its fields into this same writer.
     package mutating func message(_ field: Int, _ body: (inout ProtobufWriter) -> Void) {
         lengthDelimited(field, body)
