@@ -72,6 +72,7 @@ final class Aggregator: @unchecked Sendable {
 
     private let lock = Lock()
     private let pendingLock = Lock()
+    private let wakeup = Wakeup()
     private var pending: [ThreadFolder] = []
 
     // Guarded by `lock`.
@@ -124,8 +125,8 @@ final class Aggregator: @unchecked Sendable {
                 return !windows.isEmpty
             }
             // Drain often while recording, so rings stay far from full; rarely otherwise, only
-            // to free the rings of threads that ended.
-            usleep(recording ? 1_000 : 20_000)
+            // to free the rings of threads that ended. Opening a window cuts the sleep short.
+            wakeup.sleep(nanoseconds: recording ? 1_000_000 : 20_000_000)
         }
     }
 
@@ -227,6 +228,7 @@ final class Aggregator: @unchecked Sendable {
                 startTotals: currentTotals()
             )
             windows.append(window)
+            wakeup.signal()
             return window
         }
     }
