@@ -109,4 +109,6 @@ let benchmarks: @Sendable () -> Void = {
             Shape(makeStream(), threads: threads, chunk: chunk)
         }
     }
+
+    recorderBenchmarks()
 }
