@@ -11,6 +11,20 @@ __thread int32_t CPprof_idleDepth __attribute__((tls_model("initial-exec"))) = 0
 
 uint8_t CPprof_modeFlag = 255;
 
+int64_t CPprof_openAsyncFrames = 0;
+
+void CPprof_addOpenAsyncFrames(int64_t delta) {
+    __atomic_fetch_add(&CPprof_openAsyncFrames, delta, __ATOMIC_RELAXED);
+}
+
+// Exported by libswift_Concurrency with the Swift calling convention; it takes no argument and
+// returns a pointer, so the declaration needs only the attribute.
+__attribute__((swiftcall)) extern void *swift_task_getCurrent(void);
+
+void *CPprof_currentTask(void) {
+    return swift_task_getCurrent();
+}
+
 struct buildIDSearch {
     uint8_t *buffer;
     size_t capacity;

@@ -67,6 +67,20 @@ static inline void CPprof_setMode(uint8_t mode) {
     __atomic_store_n(&CPprof_modeFlag, mode, __ATOMIC_SEQ_CST);
 }
 
+/// How many async frames (async scopes and spans) are open in the process. While none is, a
+/// thread's outermost sync scope need not look for a task's context.
+extern int64_t CPprof_openAsyncFrames;
+
+static inline __attribute__((always_inline)) int64_t CPprof_getOpenAsyncFrames(void) {
+    return __atomic_load_n(&CPprof_openAsyncFrames, __ATOMIC_RELAXED);
+}
+
+void CPprof_addOpenAsyncFrames(int64_t delta);
+
+/// The task running on the calling thread (the Swift runtime's `swift_task_getCurrent`), or
+/// NULL outside a task: an identity only, never dereferenced.
+void *CPprof_currentTask(void);
+
 /// The CPU's time-stamp counter (x86) or virtual counter (arm64); 0 where there is none.
 static inline __attribute__((always_inline)) uint64_t CPprof_rdtsc(void) {
 #if defined(__x86_64__) || defined(__i386__)

@@ -71,6 +71,8 @@ final class CallTree {
     fileprivate static let childNodesWord = 9  // ... 12
 
     private(set) var count = 1
+    /// The node of each async path seen so far (`CallPaths`), -1 where not resolved yet.
+    private var pathNodes: [Int32] = [0]
     private var capacity = 1024
     private(set) var counters: UnsafeMutablePointer<Counters>
     private var lines: UnsafeMutablePointer<UInt32>
@@ -226,6 +228,18 @@ final class CallTree {
     /// A lookup missed: look again in the parent's current children (the caller's table may be
     /// stale), and add the node if it really is new.
     @inline(never)
+    /// The node of an async frame's path: its parent path's node, then the child of its probe.
+    func node(forPath path: UInt32) -> Int32 {
+        let i = Int(path)
+        if i < pathNodes.count, pathNodes[i] >= 0 { return pathNodes[i] }
+        let parentPath = CallPaths.shared.parent(of: path)
+        let parentNode = parentPath == path ? 0 : node(forPath: parentPath)
+        let node = child(of: parentNode, probe: CallPaths.shared.probe(of: path))
+        if i >= pathNodes.count { pathNodes.append(contentsOf: repeatElement(-1, count: i + 1 - pathNodes.count)) }
+        pathNodes[i] = node
+        return node
+    }
+
     func findOrAdd(_ parentNode: Int32, _ p: UInt32) -> Found {
         let pi = Int(parentNode)
         let parentTable = table(of: pi)

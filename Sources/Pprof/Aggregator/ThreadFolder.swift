@@ -58,6 +58,9 @@ final class ThreadFolder {
     private var rootChildProbe: UInt32 = 0
     private var rootChild: Int32 = -1
     private var rootChildTable: CallTree.TableRef = .unknown
+    /// The node the thread's outermost frames hang under: the root, or the path of the task
+    /// context the ring last named (a `context` record).
+    private(set) var base: Int32 = 0
     /// The timestamp up to which own time has been charged; 0 when unknown.
     private(set) var lastTime: UInt64 = 0
     private(set) var counts = Counts()
@@ -103,6 +106,15 @@ final class ThreadFolder {
         while index != end {
             let event = events[index & mask]
             index &+= 1
+            if _slowPath(event.word & Event.recordBits == Event.recordBits) {
+                // A record: no time passes with it, no frame moves.
+                self.depth = depth
+                counts.folded = folded
+                index = foldRecord(event, payloadAt: index, ring: events, mask: mask, end: end, tree: tree)
+                folded = counts.folded
+                storage = tree.storage
+                continue
+            }
             let ts = event.timestamp
             if ts != 0 {
                 if ts > lastTime {
@@ -160,7 +172,7 @@ final class ThreadFolder {
                     if rootChildProbe == p {
                         found = CallTree.Found(node: rootChild, table: rootChildTable)
                     } else {
-                        found = storage.child(of: 0, table: .unknown, probe: p)
+                        found = storage.child(of: base, table: .unknown, probe: p)
                         if let found {
                             rootChildProbe = p
                             rootChild = found.node
@@ -189,6 +201,40 @@ final class ThreadFolder {
         self.depth = depth
         self.lastTime = lastTime
         counts.folded = folded
+    }
+
+    /// A record and its payload (the event at `payloadAt`); returns the index after them.
+    @inline(never)
+    private func foldRecord(
+        _ header: Event,
+        payloadAt index: Int,
+        ring events: UnsafePointer<Event>,
+        mask: Int,
+        end: Int,
+        tree: CallTree
+    ) -> Int {
+        // The producer publishes both events at once, so the payload is always there.
+        guard index != end else { return index }
+        let payload = events[index & mask].timestamp
+        let path = UInt32(truncatingIfNeeded: header.word)
+        counts.folded &+= 1
+        switch ThreadState.RecordKind(rawValue: (header.word >> 32) & 0xFF) {
+        case .context:
+            let node = tree.node(forPath: path)
+            if node != base {
+                base = node
+                rootChildProbe = 0
+                rootChild = -1
+                rootChildTable = .unknown
+            }
+        case .asyncFrame:
+            let node = tree.node(forPath: path)
+            tree.addCall(node, own: 0)
+            if payload != 0 { tree.addOwn(tree.child(of: node, probe: ProbeRegistry.suspendedProbe), payload) }
+        case nil:
+            break
+        }
+        return index &+ 1
     }
 
     /// What an event does to the stack and the tree, its time already charged: every case.
@@ -238,7 +284,7 @@ final class ThreadFolder {
         let found: CallTree.Found
         if underUnrecorded {
             // Scopes entered while nothing recorded stand between the parent and this one.
-            let unrecorded = tree.child(of: top?.node ?? 0, probe: ProbeRegistry.enteredBeforeRecordingProbe)
+            let unrecorded = tree.child(of: top?.node ?? base, probe: ProbeRegistry.enteredBeforeRecordingProbe)
             found = tree.child(of: unrecorded, table: .unknown, probe: p)
         } else if depth > 0 {
             let i = depth - 1
@@ -253,7 +299,7 @@ final class ThreadFolder {
         } else if rootChildProbe == p {
             found = CallTree.Found(node: rootChild, table: rootChildTable)
         } else {
-            found = tree.child(of: 0, table: .unknown, probe: p)
+            found = tree.child(of: base, table: .unknown, probe: p)
             rootChildProbe = p
             rootChild = found.node
             rootChildTable = found.table
@@ -282,7 +328,7 @@ final class ThreadFolder {
             frames[depth - 1].depth = d &- 1
             return
         }
-        let node = tree.child(of: top?.node ?? 0, probe: ProbeRegistry.droppedProbe)
+        let node = tree.child(of: top?.node ?? base, probe: ProbeRegistry.droppedProbe)
         push(Frame(node: node, depth: d &- 1, probe: ProbeRegistry.droppedProbe, placeholderLow: parentDepth &+ 1))
     }
 

@@ -27,6 +27,8 @@ struct Event: Sendable {
     @inlinable static var exitBit: UInt64 { 1 << 60 }
     @inlinable static var markerBit: UInt64 { 1 << 61 }
     @inlinable static var unrecordedCallersBit: UInt64 { 1 << 62 }
+    /// Both bits: the first of a two-event record (`ThreadState.RecordKind`), not a hook event.
+    @inlinable static var recordBits: UInt64 { markerBit | exitBit }
 
     @inlinable @inline(__always)
     static func word(probe: UInt32, depth: UInt32, exit: Bool) -> UInt64 {
@@ -36,7 +38,8 @@ struct Event: Sendable {
     var probe: UInt32 { UInt32(truncatingIfNeeded: word) }
     var depth: UInt32 { UInt32(truncatingIfNeeded: (word >> Event.depthShift) & Event.depthMask) }
     var isExit: Bool { word & Event.exitBit != 0 }
-    var isMarker: Bool { word & Event.markerBit != 0 }
+    var isMarker: Bool { word & Event.recordBits == Event.markerBit }
+    var isRecord: Bool { word & Event.recordBits == Event.recordBits }
     var hasUnrecordedCallers: Bool { word & Event.unrecordedCallersBit != 0 }
 
     static func marker(timestamp: UInt64, lowWater: UInt32) -> Event {

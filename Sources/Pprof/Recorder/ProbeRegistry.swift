@@ -6,9 +6,12 @@ final class ProbeRegistry: @unchecked Sendable {
     static let shared = ProbeRegistry()
 
     /// Id 0 is never a probe (an idle token carries it); id 1 stands for frames whose events were
-    /// dropped; id 2 for scopes entered while nothing recorded.
+    /// dropped; id 2 for scopes entered while nothing recorded; id 3 for an async frame's time
+    /// outside the scopes nested in it.
     static let droppedProbe: UInt32 = 1
     static let enteredBeforeRecordingProbe: UInt32 = 2
+    /// Id 3: the time of an async frame that no scope nested in it accounts for.
+    static let suspendedProbe: UInt32 = 3
 
     private struct StaticKey: Hashable {
         var name: UInt
@@ -27,6 +30,7 @@ final class ProbeRegistry: @unchecked Sendable {
             Profile.Function(name: "(none)", file: "", line: 0),
             Profile.Function(name: "(events dropped)", file: "", line: 0),
             Profile.Function(name: "(entered before recording)", file: "", line: 0),
+            Profile.Function(name: "(suspended or unscoped)", file: "", line: 0),
         ]
         var literal: [StaticKey: UInt32] = [:]
         var named: [NamedKey: UInt32] = [:]

@@ -68,6 +68,12 @@ enum Recorder {
         ThreadState(raw).closed.pointee.store(1, ordering: .releasing)
     }
 
+    /// The calling thread's state, registering the thread if it has none; nil if it cannot get a ring.
+    static func currentThreadState() -> ThreadState? {
+        if let raw = CPprof_getThreadState() { return ThreadState(raw) }
+        return registerCurrentThread()
+    }
+
     // MARK: Hook slow paths
 
     /// The first recorded enter of a thread (and the very first hook of the process).

@@ -12,9 +12,11 @@ import Glibc
 ///  offset  what                                         written by      read by
 ///  ------  -------------------------------------------  --------------  ------------------
 ///       0  depth u32, seq u32, threadID u32, gapPending  producer        producer
+///      16  contextPath u32 (ThreadState+Async)           producer        producer
 ///      24  limit Int (tail + capacity, cached)           producer        producer
 ///      32  mask Int                                      registration    producer, consumer
 ///      40  gapLow u32: low-water depth of the drop run   producer        producer
+///      48  syncStart u64, syncParentFrame (+Async)       producer        producer
 ///      64  head           Atomic<Int> (release)          producer        consumer (acquire)
 ///     128  tail           Atomic<Int> (release)          consumer        producer (acquire)
 ///     136  closed         Atomic<Int> (release)          thread exit     consumer (acquire)
@@ -80,6 +82,7 @@ struct ThreadState: @unchecked Sendable {
 
     /// Unmaps the block; the state must not be used again.
     func deallocate() {
+        releaseSyncParent()
         munmap(base, ThreadState.mappedBytes(capacity: capacity))
     }
 
@@ -237,6 +240,10 @@ struct ThreadState: @unchecked Sendable {
             word |= Event.unrecordedCallersBit
         }
         openScope(at: d).pointee = UInt64(s) | UInt64(idle) << 32
+        // The thread's outermost scope, while a task may be running it: hang it in the task's path.
+        if _slowPath(d == 1 && (contextPath != 0 || CPprof_getOpenAsyncFrames() != 0)) {
+            enterFromTask(timestamp: ts)
+        }
         push(timestamp: ts, word: word)
         return Trace.Token(probe: probe, depth: d, seq: s, thread: threadID)
     }
@@ -257,6 +264,7 @@ struct ThreadState: @unchecked Sendable {
         }
         // Scopes above d that are still open are closed by this exit; the aggregator counts them.
         depth = d &- 1
+        if _slowPath(d == 1 && syncParentFrame != 0) { exitToTask(timestamp: timestamp) }
         push(timestamp: timestamp, word: Event.word(probe: token.probe, depth: d, exit: true))
     }
 

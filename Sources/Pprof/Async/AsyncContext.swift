@@ -1,0 +1,68 @@
+import CPprof
+import Synchronization
+
+/// One open async frame (an async scope or a span): where it hangs, when it began, and the time
+/// its task spent in frames nested in it, so that its own remainder is known when it ends.
+///
+/// A frame's time is measured by its task, not by a thread: it may end on another thread than it
+/// began on. Only frames of the same task subtract from their parent; a child task's frames run
+/// beside their parent's, not inside its time.
+@usableFromInline
+final class AsyncFrame: @unchecked Sendable {
+    /// The frame's call path (`CallPaths`).
+    let path: UInt32
+    /// The task that opened it (an identity, never dereferenced); nil outside a task.
+    let task: UnsafeMutableRawPointer?
+    /// Clock ticks when it began; 0 without a clock (cprof).
+    let start: UInt64
+    /// The frame it is nested in, if any (in this task or the one that started it).
+    let parent: AsyncFrame?
+    /// Ticks spent in frames nested in this one on the same task: async frames and outermost
+    /// sync scopes. Only this frame's task writes it, one job at a time.
+    var childTicks: UInt64 = 0
+
+    init(path: UInt32, task: UnsafeMutableRawPointer?, start: UInt64, parent: AsyncFrame?) {
+        self.path = path
+        self.task = task
+        self.start = start
+        self.parent = parent
+    }
+}
+
+/// What a task carries in a task-local: its call path (frames and label sets) and its innermost
+/// open frame. Child tasks inherit it (`async let`, task groups, `Task {}`); detached tasks start
+/// from the root.
+@usableFromInline
+struct AsyncContext: Sendable {
+    var path: UInt32
+    var frame: AsyncFrame?
+
+    static let root = AsyncContext(path: 0, frame: nil)
+
+    @TaskLocal static var current = AsyncContext.root
+
+    /// Another carrier of contexts, read beside the task-local: `PprofTracing` keeps its spans'
+    /// contexts in `ServiceContext`, which it alone can read.
+    private static let providerInstalled = Atomic<Bool>(false)
+    nonisolated(unsafe) private static var provider: (@Sendable () -> AsyncContext?)?
+
+    /// Installs `provider` (once; later calls are ignored).
+    static func install(provider: @escaping @Sendable () -> AsyncContext?) {
+        providerLock.withLock {
+            guard !providerInstalled.load(ordering: .relaxed) else { return }
+            self.provider = provider
+            providerInstalled.store(true, ordering: .releasing)
+        }
+    }
+
+    private static let providerLock = Lock()
+
+    /// The innermost context of the running task: the task-local's or the provider's, whichever
+    /// is deeper. Both carriers are scoped to what runs inside them, so whichever was set last is
+    /// nested in the other, and its path is the longer one.
+    static func innermost() -> AsyncContext {
+        let own = current
+        guard providerInstalled.load(ordering: .acquiring), let other = provider?() else { return own }
+        return CallPaths.shared.depth(of: other.path) > CallPaths.shared.depth(of: own.path) ? other : own
+    }
+}

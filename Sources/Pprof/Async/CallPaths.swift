@@ -1,0 +1,66 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Interns the call paths of async frames: (parent path, probe) → path id. Path 0 is the root.
+///
+/// A task carries its path as one small integer, so that an async scope, a span, or a sync scope
+/// that starts inside a task knows where it hangs without walking anything; the aggregator turns
+/// a path into a node of its tree once per path (`CallTree.node(forPath:)`). A path's parent,
+/// probe and depth are in fixed arrays written before the path is published, so anyone holding
+/// a path id reads them without a lock.
+///
+/// ```swift
+/// let handler = CallPaths.shared.path(parent: 0, probe: handlerProbe)
+/// let query = CallPaths.shared.path(parent: handler, probe: queryProbe)
+/// CallPaths.shared.parent(of: query)   // handler
+/// ```
+final class CallPaths: @unchecked Sendable {
+    static let shared = CallPaths()
+
+    /// Paths beyond this many are not made: a frame there takes its parent's path (counted in
+    /// `refused`), so that a program that makes paths without end cannot exhaust memory.
+    static let capacity = 1 << 20
+
+    private let table = InternTable(capacityLog2: 21)
+    private let parents: UnsafeMutablePointer<UInt32>
+    private let probes: UnsafeMutablePointer<UInt32>
+    private let depths: UnsafeMutablePointer<UInt32>
+    private var count: UInt32 = 1  // guarded by the table's lock (only `makeID` touches it)
+    private(set) var refused = 0
+
+    private init() {
+        func map() -> UnsafeMutablePointer<UInt32> {
+            let bytes = CallPaths.capacity * MemoryLayout<UInt32>.stride
+            let p = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+            guard let p, p != MAP_FAILED else { fatalError("swift-pprof: cannot map the path table") }
+            return p.assumingMemoryBound(to: UInt32.self)
+        }
+        parents = map()
+        probes = map()
+        depths = map()
+    }
+
+    /// The path of a frame of `probe` whose parent path is `parent`.
+    func path(parent: UInt32, probe: UInt32) -> UInt32 {
+        let key = UInt64(parent) << 32 | UInt64(probe)
+        if let id = table.find(key) { return id }
+        return table.insert(key) {
+            guard Int(count) < CallPaths.capacity else {
+                refused += 1
+                return parent
+            }
+            let id = count
+            count += 1
+            parents[Int(id)] = parent
+            probes[Int(id)] = probe
+            depths[Int(id)] = parent == 0 ? 1 : depths[Int(parent)] &+ 1
+            return id
+        }
+    }
+
+    func parent(of path: UInt32) -> UInt32 { parents[Int(path)] }
+    func probe(of path: UInt32) -> UInt32 { probes[Int(path)] }
+    /// Frames on the path: 0 for the root.
+    func depth(of path: UInt32) -> UInt32 { path == 0 ? 0 : depths[Int(path)] }
+}

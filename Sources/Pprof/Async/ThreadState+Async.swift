@@ -1,0 +1,97 @@
+import CPprof
+
+/// What a thread's ring carries for async code besides enters and exits: records, two events
+/// each, that change no frame of the thread's stack.
+///
+/// - `context`: the outermost sync scopes that follow run inside the task context with this path
+///   (0: no task context). Written before the first outermost sync scope after a change.
+/// - `asyncFrame`: an async frame with this path ended; the payload is its remainder, the ticks
+///   of its wall time that no nested frame of its task accounts for.
+///
+/// The header is `markerBit | exitBit | kind << 32 | path` with timestamp 0; the payload event
+/// carries the value in its timestamp field. Both are published by one store of `head`.
+extension ThreadState {
+    @usableFromInline
+    enum RecordKind: UInt64 {
+        case context = 1
+        case asyncFrame = 2
+    }
+
+    /// The context path last written to this thread's ring; `unknownContext` after a context
+    /// record was dropped, so that the next outermost scope writes one again.
+    @inlinable var contextPath: UInt32 {
+        @inline(__always) get { base.load(fromByteOffset: 16, as: UInt32.self) }
+        @inline(__always) nonmutating set { base.storeBytes(of: newValue, toByteOffset: 16, as: UInt32.self) }
+    }
+
+    static var unknownContext: UInt32 { .max }
+
+    /// The async frame the open outermost sync scope is nested in (retained), or 0.
+    @inlinable var syncParentFrame: UInt {
+        @inline(__always) get { base.load(fromByteOffset: 56, as: UInt.self) }
+        @inline(__always) nonmutating set { base.storeBytes(of: newValue, toByteOffset: 56, as: UInt.self) }
+    }
+
+    /// When the open outermost sync scope began, for `syncParentFrame`.
+    var syncStart: UInt64 {
+        get { base.load(fromByteOffset: 48, as: UInt64.self) }
+        nonmutating set { base.storeBytes(of: newValue, toByteOffset: 48, as: UInt64.self) }
+    }
+
+    /// Appends a record, or drops it (counted as one dropped event) when the ring has no room.
+    @discardableResult
+    func pushRecord(_ kind: RecordKind, path: UInt32, payload: UInt64) -> Bool {
+        var h = head.pointee.load(ordering: .relaxed)
+        let needed = gapPending ? 3 : 2
+        if limit &- h < needed { limit = tail.pointee.load(ordering: .acquiring) &+ capacity }
+        guard limit &- h >= needed else {
+            bump(.dropped)
+            // A pending marker must still come before the next event: keep the hooks on the slow path.
+            if gapPending { limit = h }
+            if kind == .context { contextPath = ThreadState.unknownContext }
+            return false
+        }
+        if gapPending {
+            events[h & mask] = Event.marker(timestamp: 0, lowWater: gapLow)
+            h &+= 1
+            gapPending = false
+        }
+        events[h & mask] = Event(timestamp: 0, word: Event.recordBits | kind.rawValue << 32 | UInt64(path))
+        events[(h &+ 1) & mask] = Event(timestamp: payload, word: 0)
+        head.pointee.store(h &+ 2, ordering: .releasing)
+        if kind == .context { contextPath = path }
+        return true
+    }
+
+    /// An outermost sync scope begins while async frames are open somewhere (or this thread's
+    /// last context was a task's): find the running task's context, say so in the ring if it
+    /// changed, and remember the frame whose time this scope is part of.
+    @usableFromInline @inline(never)
+    func enterFromTask(timestamp: UInt64) {
+        let context = CPprof_getOpenAsyncFrames() != 0 ? AsyncContext.innermost() : AsyncContext.root
+        if context.path != contextPath { pushRecord(.context, path: context.path, payload: 0) }
+        releaseSyncParent()
+        if let frame = context.frame, let task = frame.task, task == CPprof_currentTask() {
+            syncParentFrame = UInt(bitPattern: Unmanaged.passRetained(frame).toOpaque())
+            syncStart = timestamp
+        }
+    }
+
+    /// The outermost sync scope that `enterFromTask` tied to a frame ends: its time is the frame's
+    /// child time.
+    @usableFromInline @inline(never)
+    func exitToTask(timestamp: UInt64) {
+        guard let raw = UnsafeRawPointer(bitPattern: syncParentFrame) else { return }
+        let frame = Unmanaged<AsyncFrame>.fromOpaque(raw)
+        let start = syncStart
+        if start != 0 && timestamp > start { frame._withUnsafeGuaranteedRef { $0.childTicks &+= timestamp &- start } }
+        frame.release()
+        syncParentFrame = 0
+    }
+
+    func releaseSyncParent() {
+        guard let raw = UnsafeRawPointer(bitPattern: syncParentFrame) else { return }
+        Unmanaged<AsyncFrame>.fromOpaque(raw).release()
+        syncParentFrame = 0
+    }
+}
