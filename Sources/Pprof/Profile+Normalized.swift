@@ -14,7 +14,7 @@ extension Profile {
         for (index, node) in nodes.enumerated() {
             if node.parent >= 0 { isNested = true }
             if node.parent < -1 || Int(node.parent) >= index || node.function < 0
-                || Int(node.function) >= functions.count
+                || Int(node.function) >= functions.count || node.labels < -1 || Int(node.labels) >= labelSets.count
             {
                 isValid = false
             }
@@ -26,6 +26,7 @@ extension Profile {
         var unknown: Int32?
         for index in nodes.indices {
             if nodes[index].parent < -1 || Int(nodes[index].parent) >= index { nodes[index].parent = -1 }
+            if nodes[index].labels < -1 || Int(nodes[index].labels) >= labelSets.count { nodes[index].labels = -1 }
             if nodes[index].function < 0 || Int(nodes[index].function) >= functions.count {
                 if unknown == nil {
                     unknown = Int32(functions.count)
@@ -36,13 +37,14 @@ extension Profile {
         }
         if mode == .eprof {
             var merged: [Node] = []
-            var slot: [Int32: Int] = [:]
+            var slot: [Int64: Int] = [:]  // function and labels: eprof keeps labels apart
             for node in nodes {
-                if let index = slot[node.function] {
+                let key = Int64(node.function) << 32 | Int64(UInt32(bitPattern: node.labels))
+                if let index = slot[key] {
                     merged[index].calls &+= node.calls
                     merged[index].ownNanoseconds &+= node.ownNanoseconds
                 } else {
-                    slot[node.function] = merged.count
+                    slot[key] = merged.count
                     var root = node
                     root.parent = -1
                     merged.append(root)
@@ -56,7 +58,8 @@ extension Profile {
             durationNanoseconds: durationNanoseconds,
             functions: functions,
             nodes: nodes,
-            statistics: statistics
+            statistics: statistics,
+            labelSets: labelSets
         )
     }
 

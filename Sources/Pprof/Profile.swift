@@ -53,12 +53,16 @@ public struct Profile: Sendable {
         package var calls: UInt64
         /// Time spent in this path's frame itself, children excluded, in nanoseconds.
         package var ownNanoseconds: UInt64
+        /// Index into `labelSets` of the labels on this node's samples, or -1 for none. Two
+        /// nodes may share a path and differ in labels.
+        package var labels: Int32
 
-        package init(parent: Int32, function: Int32, calls: UInt64, ownNanoseconds: UInt64) {
+        package init(parent: Int32, function: Int32, calls: UInt64, ownNanoseconds: UInt64, labels: Int32 = -1) {
             self.parent = parent
             self.function = function
             self.calls = calls
             self.ownNanoseconds = ownNanoseconds
+            self.labels = labels
         }
     }
 
@@ -104,6 +108,8 @@ public struct Profile: Sendable {
     package var functions: [Function]
     package var nodes: [Node]
     package var statistics: Statistics
+    /// The label sets nodes refer to (`Trace.withLabels`), each merged along its path.
+    package var labelSets: [[String: String]]
 
     package init(
         mode: Mode,
@@ -111,7 +117,8 @@ public struct Profile: Sendable {
         durationNanoseconds: UInt64,
         functions: [Function],
         nodes: [Node],
-        statistics: Statistics
+        statistics: Statistics,
+        labelSets: [[String: String]] = []
     ) {
         self.mode = mode
         self.startWallNanoseconds = startWallNanoseconds
@@ -119,5 +126,6 @@ public struct Profile: Sendable {
         self.functions = functions
         self.nodes = nodes
         self.statistics = statistics
+        self.labelSets = labelSets
     }
 }

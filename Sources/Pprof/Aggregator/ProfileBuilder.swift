@@ -24,16 +24,56 @@ enum ProfileBuilder {
             }
         }
         // eprof keeps the paths too: the outputs flatten them (`normalizedForOutput`).
+        // Label-set nodes are not frames: their labels go on every node below them (merged with
+        // those above, the inner value winning), and the time spent in them outside any scope
+        // goes to their enclosing frame's path with their labels.
+        let labelProbes = LabelSets.shared.all()
+        var labelSets: [[String: String]] = []
+        var labelSetIndex: [[String: String]: Int32] = [:]
         var nodes: [Profile.Node] = []
         var newIndex = [Int32](repeating: -1, count: count)
+        var labelsOf = [Int32](repeating: -1, count: count)
         for i in 1..<max(count, 1) where keep[i] {
+            let parent = Int(tree.parent(i))
+            let probe = tree.probe(i)
+            let own = window.mode == .cprof ? 0 : windowOwn[i]
+            if let labels = labelProbes[probe] {
+                var merged = labelsOf[parent] >= 0 ? labelSets[Int(labelsOf[parent])] : [:]
+                merged.merge(labels) { _, inner in inner }
+                let index: Int32
+                if let known = labelSetIndex[merged] {
+                    index = known
+                } else {
+                    index = Int32(labelSets.count)
+                    labelSets.append(merged)
+                    labelSetIndex[merged] = index
+                }
+                newIndex[i] = newIndex[parent]
+                labelsOf[i] = index
+                let frame = newIndex[parent]
+                if own != 0 && frame >= 0 {
+                    let enclosing = nodes[Int(frame)]
+                    nodes.append(
+                        Profile.Node(
+                            parent: enclosing.parent,
+                            function: enclosing.function,
+                            calls: 0,
+                            ownNanoseconds: own,
+                            labels: index
+                        )
+                    )
+                }
+                continue
+            }
+            labelsOf[i] = labelsOf[parent]
             newIndex[i] = Int32(nodes.count)
             nodes.append(
                 Profile.Node(
-                    parent: newIndex[Int(tree.parent(i))],
-                    function: Int32(tree.probe(i)),
+                    parent: newIndex[parent],
+                    function: Int32(probe),
                     calls: windowCalls[i],
-                    ownNanoseconds: window.mode == .cprof ? 0 : windowOwn[i]
+                    ownNanoseconds: own,
+                    labels: labelsOf[parent]
                 )
             )
         }
@@ -43,7 +83,8 @@ enum ProfileBuilder {
             durationNanoseconds: durationNanoseconds,
             functions: ProbeRegistry.shared.functions(),
             nodes: nodes,
-            statistics: statistics
+            statistics: statistics,
+            labelSets: labelSets
         )
     }
 }

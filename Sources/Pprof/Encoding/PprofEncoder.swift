@@ -61,6 +61,10 @@ extension Profile {
         }
 
         let timed = mode != .cprof
+        // Each label set's string indices, keys sorted, so equal sets encode equally.
+        let labelStrings: [[(Int64, Int64)]] = profile.labelSets.map { set in
+            set.sorted { $0.key < $1.key }.map { (strings.index($0.key), strings.index($0.value)) }
+        }
         nodes.withUnsafeBufferPointer { nodes in
             for node in emitted {
                 writer.message(PprofTag.profileSample) { sample in
@@ -75,6 +79,15 @@ extension Profile {
                     sample.packed(PprofTag.sampleValue) { values in
                         values.varint(UInt64(bitPattern: Int64(clamping: nodes[node].calls)))
                         if timed { values.varint(UInt64(bitPattern: Int64(clamping: nodes[node].ownNanoseconds))) }
+                    }
+                    let labels = Int(nodes[node].labels)
+                    if labels >= 0 && labels < labelStrings.count {
+                        for (key, value) in labelStrings[labels] {
+                            sample.message(PprofTag.sampleLabel) { label in
+                                label.int64(PprofTag.labelKey, key)
+                                label.int64(PprofTag.labelStr, value)
+                            }
+                        }
                     }
                 }
             }

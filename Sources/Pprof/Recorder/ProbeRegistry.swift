@@ -61,6 +61,16 @@ final class ProbeRegistry: @unchecked Sendable {
         }
     }
 
+    /// A probe for a label set (`LabelSets`), which is a frame of the tree but not of a profile.
+    func intern(labelSet labels: [String: String]) -> UInt32 {
+        lock.withLock {
+            let id = UInt32(table.functions.count)
+            let text = labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+            table.functions.append(Profile.Function(name: "(labels \(text))", file: "", line: 0))
+            return id
+        }
+    }
+
     /// Every probe so far, indexed by id.
     func functions() -> [Profile.Function] {
         lock.withLock { table.functions }

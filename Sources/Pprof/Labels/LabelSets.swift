@@ -1,0 +1,89 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Interns label sets: each distinct `[String: String]` becomes a probe of its own, a frame the
+/// call tree keeps like any other and the profile builder turns back into labels
+/// (`ProfileBuilder`). Entering a label set is then entering a scope.
+///
+/// A lookup hashes the dictionary and reads a lock-free table (`InternTable`); it allocates
+/// nothing and takes no lock, except the first time a set is seen or when two sets' hashes
+/// collide.
+///
+/// ```swift
+/// let probe = LabelSets.shared.probe(for: ["route": "/users"])
+/// LabelSets.shared.labels(of: probe)   // ["route": "/users"]
+/// ```
+final class LabelSets: @unchecked Sendable {
+    static let shared = LabelSets()
+
+    private final class Entry {
+        let labels: [String: String]
+        let probe: UInt32
+        init(labels: [String: String], probe: UInt32) {
+            self.labels = labels
+            self.probe = probe
+        }
+    }
+
+    private static let capacity = 1 << 16
+    private let table = InternTable(capacityLog2: 17)
+    /// Entries by the index the table holds; each is retained for good once published.
+    private let entries: UnsafeMutablePointer<UnsafeRawPointer?>
+    private let lock = Lock()
+    private var count = 0  // guarded by `lock`
+    private var slow: [[String: String]: UInt32] = [:]  // guarded by `lock`: collisions, overflow
+    private var byProbe: [UInt32: [String: String]] = [:]  // guarded by `lock`
+
+    private init() {
+        let bytes = LabelSets.capacity * MemoryLayout<UnsafeRawPointer?>.stride
+        let p = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        guard let p, p != MAP_FAILED else { fatalError("swift-pprof: cannot map the label table") }
+        entries = p.assumingMemoryBound(to: UnsafeRawPointer?.self)
+    }
+
+    /// The probe that stands for `labels`.
+    func probe(for labels: [String: String]) -> UInt32 {
+        var hasher = Hasher()
+        hasher.combine(labels)
+        let key = UInt64(UInt(bitPattern: hasher.finalize())) | 1
+        if let index = table.find(key), let raw = entries[Int(index)] {
+            let found = Unmanaged<Entry>.fromOpaque(raw)._withUnsafeGuaranteedRef { entry in
+                entry.labels == labels ? entry.probe : nil
+            }
+            if let found { return found }
+        }
+        return intern(labels, key: key)
+    }
+
+    private func intern(_ labels: [String: String], key: UInt64) -> UInt32 {
+        lock.withLock {
+            if let probe = slow[labels] { return probe }
+            let probe = ProbeRegistry.shared.intern(labelSet: labels)
+            byProbe[probe] = labels
+            var published = false
+            if count < LabelSets.capacity {
+                let index = UInt32(count)
+                let id = table.insert(key) {
+                    entries[Int(index)] = UnsafeRawPointer(Unmanaged.passRetained(Entry(labels: labels, probe: probe)).toOpaque())
+                    published = true
+                    return index
+                }
+                if published { count += 1 } else { _ = id }
+            }
+            // Another set holds this hash, or the table is full: the locked map answers for it.
+            if !published { slow[labels] = probe }
+            return probe
+        }
+    }
+
+    /// The labels a probe stands for, or nil if it is not a label set.
+    func labels(of probe: UInt32) -> [String: String]? {
+        lock.withLock { byProbe[probe] }
+    }
+
+    /// Every label set so far, by probe.
+    func all() -> [UInt32: [String: String]] {
+        lock.withLock { byProbe }
+    }
+}
