@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "Pprof", targets: ["Pprof"]),
         .library(name: "PprofHTTP", targets: ["PprofHTTP"]),
+        .library(name: "PprofTracing", targets: ["PprofTracing"]),
         .executable(name: "pprof-demo", targets: ["pprof-demo"]),
     ],
     traits: [
@@ -20,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.1.0"),
     ],
     targets: [
         // The C shim: the thread-local pointer (initial-exec, defined once), the recording flag,
@@ -48,6 +50,14 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // The swift-distributed-tracing bridge: every span a profile frame.
+        .target(
+            name: "PprofTracing",
+            dependencies: [
+                "Pprof",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ]
         ),
         .executableTarget(
@@ -83,6 +93,16 @@ let package = Package(
         .testTarget(
             name: "PprofTests",
             dependencies: ["Pprof", "PprofSecondModule", "PprofTestSupport", "pprof-fixture"]
+        ),
+        .testTarget(
+            name: "PprofTracingTests",
+            dependencies: [
+                "Pprof",
+                "PprofTracing",
+                "PprofTestSupport",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
+            ]
         ),
         .testTarget(
             name: "PprofHTTPTests",

@@ -8,9 +8,10 @@ import Synchronization
 /// began on. Only frames of the same task subtract from their parent; a child task's frames run
 /// beside their parent's, not inside its time.
 @usableFromInline
-final class AsyncFrame: @unchecked Sendable {
-    /// The frame's call path (`CallPaths`).
-    let path: UInt32
+package final class AsyncFrame: @unchecked Sendable {
+    /// The frame's call path (`CallPaths`). A span's is set when it is placed (`Spans.place`),
+    /// before anything reads it.
+    var path: UInt32
     /// The task that opened it (an identity, never dereferenced); nil outside a task.
     let task: UnsafeMutableRawPointer?
     /// Clock ticks when it began; 0 without a clock (cprof).
@@ -33,11 +34,11 @@ final class AsyncFrame: @unchecked Sendable {
 /// open frame. Child tasks inherit it (`async let`, task groups, `Task {}`); detached tasks start
 /// from the root.
 @usableFromInline
-struct AsyncContext: Sendable {
-    var path: UInt32
-    var frame: AsyncFrame?
+package struct AsyncContext: Sendable {
+    package var path: UInt32
+    package var frame: AsyncFrame?
 
-    static let root = AsyncContext(path: 0, frame: nil)
+    package static let root = AsyncContext(path: 0, frame: nil)
 
     @TaskLocal static var current = AsyncContext.root
 

@@ -25,6 +25,12 @@ final class ProbeRegistry: @unchecked Sendable {
         var line: UInt
     }
 
+    private struct SpanKey: Hashable {
+        var name: String
+        var file: String
+        var line: UInt
+    }
+
     private struct Table {
         var functions: [Profile.Function] = [
             Profile.Function(name: "(none)", file: "", line: 0),
@@ -34,6 +40,7 @@ final class ProbeRegistry: @unchecked Sendable {
         ]
         var literal: [StaticKey: UInt32] = [:]
         var named: [NamedKey: UInt32] = [:]
+        var spans: [SpanKey: UInt32] = [:]
     }
 
     private let lock = Lock()
@@ -57,6 +64,18 @@ final class ProbeRegistry: @unchecked Sendable {
             let id = UInt32(table.functions.count)
             table.functions.append(Profile.Function(name: name, file: file.description, line: Int(line)))
             table.named[key] = id
+            return id
+        }
+    }
+
+    /// A probe named at run time whose call site is known as text too (a tracing span's).
+    func intern(named name: String, fileName file: String, _ line: UInt) -> UInt32 {
+        let key = SpanKey(name: name, file: file, line: line)
+        return lock.withLock {
+            if let id = table.spans[key] { return id }
+            let id = UInt32(table.functions.count)
+            table.functions.append(Profile.Function(name: name, file: file, line: Int(line)))
+            table.spans[key] = id
             return id
         }
     }

@@ -1,0 +1,103 @@
+import Foundation
+import InMemoryTracing
+import Pprof
+import PprofTestSupport
+import Testing
+import Tracing
+
+@testable import PprofTracing
+
+/// Calls and own nanoseconds per path "a;b" (labels as " {k=v}"), read back from the pprof bytes.
+private struct Paths {
+    var calls: [String: Int64] = [:]
+    var wall: [String: Int64] = [:]
+
+    init(_ profile: Profile) throws {
+        let decoded = try DecodedProfile.decode(Gzip.decompress(profile.pprof()))
+        for stack in decoded.stacks {
+            var key = stack.frames.joined(separator: ";")
+            if !stack.labels.isEmpty {
+                key += " {" + stack.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",") + "}"
+            }
+            calls[key, default: 0] += stack.values[0]
+            if stack.values.count > 1 { wall[key, default: 0] += stack.values[1] }
+        }
+    }
+}
+
+/// The process's tracer is bootstrapped once: every test here shares it.
+private let bootstrapped: Void = InstrumentationSystem.bootstrap(PprofTracer(labelAttributes: ["http.route"]))
+
+@Suite(.serialized, .recorderExclusive)
+struct PprofTracerTests {
+    @Test func spansAloneGiveAProfileOfSpans() async throws {
+        _ = bootstrapped
+        let window = Profiler.start()
+        for i in 0..<12 {
+            try await withSpan("span.request") { span in
+                span.attributes["http.route"] = i % 3 == 0 ? "/users" : "/search"
+                try await withSpan("span.db") { _ in try await Task.sleep(nanoseconds: 100_000) }
+                withSpan("span.render") { _ in }
+            }
+        }
+        let paths = try Paths(window.stop())
+        #expect(paths.calls["span.request {http.route=/users}"] == 4, "\(paths.calls)")
+        #expect(paths.calls["span.request {http.route=/search}"] == 8)
+        #expect(paths.calls["span.request;span.db {http.route=/users}"] == 4)
+        #expect(paths.calls["span.request;span.render {http.route=/search}"] == 8)
+        #expect((paths.wall["span.request;span.db;(suspended or unscoped) {http.route=/users}"] ?? 0) > 0)
+    }
+
+    @Test func scopesAndSpansNestInEachOther() async throws {
+        _ = bootstrapped
+        let window = Profiler.start()
+        await Trace.scope("mix.scope") {
+            await withSpan("mix.span") { _ in
+                Trace.scope("mix.sync") {}
+                await Trace.scope("mix.inner") {
+                    await Task.yield()
+                    withSpan("mix.leafSpan") { _ in Trace.scope("mix.sync") {} }
+                }
+            }
+        }
+        let paths = try Paths(window.stop())
+        #expect(paths.calls["mix.scope;mix.span"] == 1, "\(paths.calls)")
+        #expect(paths.calls["mix.scope;mix.span;mix.sync"] == 1)
+        #expect(paths.calls["mix.scope;mix.span;mix.inner"] == 1)
+        #expect(paths.calls["mix.scope;mix.span;mix.inner;mix.leafSpan;mix.sync"] == 1)
+    }
+
+    @Test func aSpanRenamedBeforeAnythingNestsTakesItsFinalNameAndLabels() async throws {
+        _ = bootstrapped
+        let window = Profiler.start()
+        let tracer = InstrumentationSystem.tracer
+        for _ in 0..<3 {
+            let span = tracer.startSpan("HTTP GET route not found", ofKind: .server)
+            try await Task.sleep(nanoseconds: 100_000)
+            span.operationName = "/users/{id}"
+            span.attributes["http.route"] = "/users/{id}"
+            span.end()
+        }
+        let paths = try Paths(window.stop())
+        #expect(paths.calls["/users/{id} {http.route=/users/{id}}"] == 3, "\(paths.calls)")
+        #expect(paths.calls.keys.allSatisfy { !$0.contains("route not found") })
+    }
+
+    @Test func spansAreForwardedToTheWrappedTracer() async throws {
+        let memory = InMemoryTracer()
+        let tracer = PprofTracer(forwardingTo: memory)
+        let window = Profiler.start()
+        try await tracer.withSpan("fwd.outer") { span in
+            span.attributes["user"] = "42"
+            try await tracer.withSpan("fwd.inner") { _ in try await Task.sleep(nanoseconds: 10_000) }
+        }
+        let paths = try Paths(window.stop())
+        let finished = memory.finishedSpans
+        #expect(finished.map(\.operationName).sorted() == ["fwd.inner", "fwd.outer"])
+        #expect(finished.first { $0.operationName == "fwd.outer" }?.attributes["user"]?.toSpanAttribute() == .string("42"))
+        let inner = finished.first { $0.operationName == "fwd.inner" }
+        let outer = finished.first { $0.operationName == "fwd.outer" }
+        #expect(inner?.traceID == outer?.traceID)
+        #expect(paths.calls["fwd.outer;fwd.inner"] == 1, "\(paths.calls)")
+    }
+}
