@@ -19,6 +19,7 @@ let package = Package(
     dependencies: [
         .package(path: "../"),
         .package(url: "https://github.com/ordo-one/benchmark", exact: "1.38.1", traits: ["MallocInterposer"]),
+        .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.1.0"),
     ],
     targets: [
         // The baseline: a raw rdtsc (cntvct_el0 on arm64) through a static inline C function,
@@ -62,6 +63,17 @@ let package = Package(
             path: "Benchmarks/Outputs",
             plugins: [
                 .plugin(name: "BenchmarkPlugin", package: "benchmark")
+            ]
+        ),
+        // Async scopes, labels and tracing spans against rdtsc and a no-op withSpan.
+        .executableTarget(
+            name: "async-ratios",
+            dependencies: [
+                "CBaseline",
+                "Figures",
+                .product(name: "Pprof", package: pprofPackage),
+                .product(name: "PprofTracing", package: pprofPackage),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ]
         ),
         // The same figures as plain numbers and ratios, in one run each.

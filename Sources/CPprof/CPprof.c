@@ -11,10 +11,15 @@ __thread int32_t CPprof_idleDepth __attribute__((tls_model("initial-exec"))) = 0
 
 uint8_t CPprof_modeFlag = 255;
 
-int64_t CPprof_openAsyncFrames = 0;
+uint8_t CPprof_taskContextsSeen = 0;
 
-void CPprof_addOpenAsyncFrames(int64_t delta) {
-    __atomic_fetch_add(&CPprof_openAsyncFrames, delta, __ATOMIC_RELAXED);
+void CPprof_threadName(char *buffer, size_t capacity) {
+    if (capacity == 0) return;
+    if (pthread_getname_np(pthread_self(), buffer, capacity) != 0) buffer[0] = 0;
+}
+
+int64_t CPprof_threadKernelID(void) {
+    return (int64_t)gettid();
 }
 
 // Exported by libswift_Concurrency with the Swift calling convention; it takes no argument and

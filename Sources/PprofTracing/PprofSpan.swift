@@ -11,44 +11,42 @@ import Tracing
 /// Everything a span records besides its name, its time and its label attributes (events,
 /// errors, status, links) goes to the wrapped span, or nowhere.
 public final class PprofSpan: Tracing.Span, @unchecked Sendable {
-    let state: SpanState
+    /// The span's frame; nil when no profile recorded as it started.
+    let state: SpanState?
     private let wrapped: (any Tracing.Span)?
+    /// The span's context: the wrapped span's, with `state` under `PprofSpanKey`.
+    public let context: ServiceContext
     private let lock = Lock()
-    private var serviceContext: ServiceContext = .topLevel  // guarded by `lock`
+    private var name: String  // guarded by `lock` (read from `state` where there is one)
+    private var ownAttributes: SpanAttributes = [:]  // guarded by `lock`
 
-    init(state: SpanState, wrapped: (any Tracing.Span)?) {
+    init(state: SpanState?, context: ServiceContext, wrapped: (any Tracing.Span)?, name: String = "") {
         self.state = state
+        self.context = context
         self.wrapped = wrapped
-    }
-
-    func setContext(_ context: ServiceContext) {
-        lock.withLock { serviceContext = context }
+        self.name = name
     }
 
     // MARK: Span
 
-    public var context: ServiceContext {
-        lock.withLock { serviceContext }
-    }
-
     public var operationName: String {
-        get { state.name }
+        get { state?.name ?? wrapped?.operationName ?? lock.withLock { name } }
         set {
-            state.name = newValue
+            if let state { state.name = newValue } else { lock.withLock { name = newValue } }
             wrapped?.operationName = newValue
         }
     }
 
     public var attributes: SpanAttributes {
-        get { wrapped?.attributes ?? state.attributes }
+        get { wrapped?.attributes ?? state?.attributes ?? lock.withLock { ownAttributes } }
         set {
             if let wrapped { wrapped.attributes = newValue }
-            state.attributes = newValue
+            if let state { state.attributes = newValue } else if wrapped == nil { lock.withLock { ownAttributes = newValue } }
         }
     }
 
     public var isRecording: Bool {
-        wrapped?.isRecording ?? state.isRecording
+        wrapped?.isRecording ?? (state?.isRecording ?? false)
     }
 
     public func setStatus(_ status: SpanStatus) {
@@ -68,7 +66,7 @@ public final class PprofSpan: Tracing.Span, @unchecked Sendable {
     }
 
     public func end<Instant: TracerInstant>(at instant: @autoclosure () -> Instant) {
-        state.end()
+        state?.end()
         wrapped?.end(at: instant())
     }
 }

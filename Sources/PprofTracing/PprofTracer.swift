@@ -71,6 +71,8 @@ public struct PprofTracer: Tracer {
             serviceContext = span.context
             inner = span
         }
+        // While nothing records, a span is only its wrapped span: no frame, no context entry.
+        guard Spans.isRecording else { return PprofSpan(state: nil, context: serviceContext, wrapped: inner, name: operationName) }
         // The parent is the deeper of the span's given context and the task's own scopes.
         let own = Spans.currentContext
         var parent = own
@@ -86,9 +88,7 @@ public struct PprofTracer: Tracer {
             labelAttributes: labelAttributes
         )
         serviceContext[PprofSpanKey.self] = state
-        let span = PprofSpan(state: state, wrapped: inner)
-        span.setContext(serviceContext)
-        return span
+        return PprofSpan(state: state, context: serviceContext, wrapped: inner)
     }
 
     public func forceFlush() {

@@ -78,6 +78,36 @@ import Testing
         #expect(profile.defaultSampleType == "wall")
     }
 
+    /// PPROF_THREAD_LABELS=1: each thread's samples carry its name; the fixture's four threads
+    /// are unnamed, so each is "thread TID", and each ran 40 outer scopes.
+    @Test func threadLabelsOnRequestNameEachThreadsSamples() throws {
+        let dir = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let run = try Self.run(
+            "workload",
+            environment: ["PPROF_OUTPUT": dir.path + "/t.pb.gz", "PPROF_THREAD_LABELS": "1"]
+        )
+        #expect(run.reason == .exit && run.status == 0, "\(run.stderr)")
+        let profile = try Self.decode(dir.appendingPathComponent("t.pb.gz"))
+        #expect(profile.violations() == [])
+        var outerByThread: [String: Int64] = [:]
+        var innerByThread: [String: Int64] = [:]
+        for stack in profile.stacks {
+            let thread = try #require(stack.labels["thread"], "\(stack.frames)")
+            if stack.frames == ["fixture.outer"] { outerByThread[thread, default: 0] += stack.values[0] }
+            if stack.frames == ["fixture.outer", "fixture.inner"] { innerByThread[thread, default: 0] += stack.values[0] }
+        }
+        #expect(outerByThread.count == 4, "\(outerByThread)")
+        #expect(outerByThread.values.allSatisfy { $0 == 40 }, "\(outerByThread)")
+        #expect(innerByThread.values.allSatisfy { $0 == 120 }, "\(innerByThread)")
+        #expect(outerByThread.keys.allSatisfy { $0.hasPrefix("thread ") })
+
+        // Off by default: no labels at all.
+        let plain = try Self.run("workload", environment: ["PPROF_OUTPUT": dir.path + "/p.pb.gz"])
+        #expect(plain.status == 0)
+        #expect(try Self.decode(dir.appendingPathComponent("p.pb.gz")).stacks.allSatisfy { $0.labels.isEmpty })
+    }
+
     @Test func pprofModeChoosesTheModeAndABadOneIsSaidAndIgnored() throws {
         let dir = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }

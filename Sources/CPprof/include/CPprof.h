@@ -67,15 +67,23 @@ static inline void CPprof_setMode(uint8_t mode) {
     __atomic_store_n(&CPprof_modeFlag, mode, __ATOMIC_SEQ_CST);
 }
 
-/// How many async frames (async scopes and spans) are open in the process. While none is, a
-/// thread's outermost sync scope need not look for a task's context.
-extern int64_t CPprof_openAsyncFrames;
+/// Whether a task context (an async scope, an async label set, a span) was ever made. Until one
+/// is, a thread's outermost sync scope need not look for its task's context.
+extern uint8_t CPprof_taskContextsSeen;
 
-static inline __attribute__((always_inline)) int64_t CPprof_getOpenAsyncFrames(void) {
-    return __atomic_load_n(&CPprof_openAsyncFrames, __ATOMIC_RELAXED);
+static inline __attribute__((always_inline)) uint8_t CPprof_getTaskContextsSeen(void) {
+    return __atomic_load_n(&CPprof_taskContextsSeen, __ATOMIC_RELAXED);
 }
 
-void CPprof_addOpenAsyncFrames(int64_t delta);
+static inline __attribute__((always_inline)) void CPprof_noteTaskContext(void) {
+    if (__atomic_load_n(&CPprof_taskContextsSeen, __ATOMIC_RELAXED) == 0) {
+        __atomic_store_n(&CPprof_taskContextsSeen, 1, __ATOMIC_RELAXED);
+    }
+}
+
+/// The calling thread's name into `buffer` (empty if it cannot be read), and its kernel id.
+void CPprof_threadName(char *buffer, size_t capacity);
+int64_t CPprof_threadKernelID(void);
 
 /// The task running on the calling thread (the Swift runtime's `swift_task_getCurrent`), or
 /// NULL outside a task: an identity only, never dereferenced.

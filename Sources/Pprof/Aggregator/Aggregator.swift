@@ -93,8 +93,8 @@ final class Aggregator: @unchecked Sendable {
 
     // MARK: Threads
 
-    func adopt(_ state: ThreadState) {
-        let folder = ThreadFolder(threadID: state.threadID, state: state)
+    func adopt(_ state: ThreadState, threadLabel: UInt32? = nil) {
+        let folder = ThreadFolder(threadID: state.threadID, state: state, threadLabel: threadLabel)
         pendingLock.withLock { pending.append(folder) }
     }
 
@@ -134,6 +134,7 @@ final class Aggregator: @unchecked Sendable {
     private func drain() {
         pendingLock.withLock {
             if !pending.isEmpty {
+                for folder in pending { folder.attach(to: tree) }
                 folders.append(contentsOf: pending)
                 pending.removeAll(keepingCapacity: true)
             }

@@ -65,14 +65,24 @@ final class ThreadFolder {
     private(set) var lastTime: UInt64 = 0
     private(set) var counts = Counts()
 
-    init(threadID: UInt32, state: ThreadState? = nil) {
+    /// The label-set probe of this thread's name (`PPROF_THREAD_LABELS`), whose node stands
+    /// between a context and the thread's outermost frames; nil without thread labels.
+    let threadLabel: UInt32?
+
+    init(threadID: UInt32, state: ThreadState? = nil, threadLabel: UInt32? = nil) {
         self.threadID = threadID
         self.state = state
+        self.threadLabel = threadLabel
         frames = .allocate(capacity: frameCapacity)
     }
 
     deinit {
         frames.deallocate()
+    }
+
+    /// Sets the base the thread starts from: the root, or its thread label's node under it.
+    func attach(to tree: CallTree) {
+        if let threadLabel { base = tree.child(of: 0, probe: threadLabel) }
     }
 
     /// The frames open now, outermost first (placeholders included).
@@ -220,7 +230,8 @@ final class ThreadFolder {
         counts.folded &+= 1
         switch ThreadState.RecordKind(rawValue: (header.word >> 32) & 0xFF) {
         case .context:
-            let node = tree.node(forPath: path)
+            var node = tree.node(forPath: path)
+            if let threadLabel { node = tree.child(of: node, probe: threadLabel) }
             if node != base {
                 base = node
                 rootChildProbe = 0

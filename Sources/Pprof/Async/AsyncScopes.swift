@@ -24,7 +24,7 @@ package enum AsyncScopes {
 
     static func open(probe: UInt32, mode: UInt8, parent: AsyncContext) -> AsyncFrame {
         let path = CallPaths.shared.path(parent: parent.path, probe: probe)
-        CPprof_addOpenAsyncFrames(1)
+        CPprof_noteTaskContext()
         return AsyncFrame(path: path, task: CPprof_currentTask(), start: Clock.timestamp(mode), parent: parent.frame)
     }
 
@@ -32,7 +32,6 @@ package enum AsyncScopes {
     /// it on its task accounts for goes under it as `(suspended or unscoped)`.
     @usableFromInline @inline(never)
     static func close(_ frame: AsyncFrame) {
-        CPprof_addOpenAsyncFrames(-1)
         let mode = CPprof_mode()
         let end = Clock.timestamp(mode)
         let wall = frame.start != 0 && end > frame.start ? end &- frame.start : 0

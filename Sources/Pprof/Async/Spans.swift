@@ -14,6 +14,12 @@ import CPprof
 /// Spans.close(frame!)
 /// ```
 package enum Spans {
+    /// Whether a profile records now: while none does, a span need not look for its parent.
+    package static var isRecording: Bool {
+        Recorder.initializeIfNeeded()
+        return CPprof_mode() != ModeFlag.off
+    }
+
     /// The innermost context of the running task: its own and the installed provider's.
     package static var currentContext: AsyncContext { AsyncContext.innermost() }
 
@@ -32,7 +38,7 @@ package enum Spans {
         Recorder.initializeIfNeeded()
         let mode = CPprof_mode()
         guard mode != ModeFlag.off else { return nil }
-        CPprof_addOpenAsyncFrames(1)
+        CPprof_noteTaskContext()
         return AsyncFrame(path: 0, task: CPprof_currentTask(), start: Clock.timestamp(mode), parent: parent.frame)
     }
 

@@ -63,12 +63,12 @@ extension ThreadState {
         return true
     }
 
-    /// An outermost sync scope begins while async frames are open somewhere (or this thread's
-    /// last context was a task's): find the running task's context, say so in the ring if it
+    /// An outermost sync scope begins once task contexts exist (or this thread's last context
+    /// was a task's): find the running task's context, say so in the ring if it
     /// changed, and remember the frame whose time this scope is part of.
     @usableFromInline @inline(never)
     func enterFromTask(timestamp: UInt64) {
-        let context = CPprof_getOpenAsyncFrames() != 0 ? AsyncContext.innermost() : AsyncContext.root
+        let context = CPprof_getTaskContextsSeen() != 0 ? AsyncContext.innermost() : AsyncContext.root
         if context.path != contextPath { pushRecord(.context, path: context.path, payload: 0) }
         releaseSyncParent()
         if let frame = context.frame, let task = frame.task, task == CPprof_currentTask() {

@@ -77,6 +77,7 @@ enum Labels {
     static func context(_ labels: [String: String]) -> AsyncContext? {
         Recorder.initializeIfNeeded()
         guard CPprof_mode() != ModeFlag.off else { return nil }
+        CPprof_noteTaskContext()
         let outer = AsyncContext.innermost()
         let path = CallPaths.shared.path(parent: outer.path, probe: LabelSets.shared.probe(for: labels))
         return AsyncContext(path: path, frame: outer.frame)

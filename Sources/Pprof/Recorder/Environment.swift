@@ -9,6 +9,8 @@ import Glibc
 /// - `PPROF_MODE=fprof|eprof|cprof`: the mode of that whole-run profile (default fprof).
 /// - `PPROF_RING_EVENTS=N`: events per thread's ring, a power of two from 1024 (default 131072).
 /// - `PPROF_CLOCK=monotonic`: use CLOCK_MONOTONIC even where the TSC is usable.
+/// - `PPROF_THREAD_LABELS=1`: a `thread` label (the thread's name) on the samples of sync
+///   scopes. Off by default: in Pyroscope each label value is a series of its own.
 ///
 /// A value that makes no sense gets one line on stderr and the default.
 struct Environment {
@@ -16,10 +18,11 @@ struct Environment {
     var output: String?
     var mode: Profile.Mode = .fprof
     var ringCapacity: Int = 1 << 17
+    var threadLabels = false
 
     static func read() -> Environment {
         var variables: [String: String] = [:]
-        for name in ["PPROF_OUTPUT", "PPROF_MODE", "PPROF_RING_EVENTS", "PPROF_CLOCK"] {
+        for name in ["PPROF_OUTPUT", "PPROF_MODE", "PPROF_RING_EVENTS", "PPROF_CLOCK", "PPROF_THREAD_LABELS"] {
             if let value = getenv(name) { variables[name] = String(cString: value) }
         }
         var environment = Environment(variables: variables)
@@ -40,6 +43,13 @@ struct Environment {
         }
         if let clock = variables["PPROF_CLOCK"], clock != "monotonic", clock != "tsc" {
             warn("PPROF_CLOCK=\(clock) is not tsc or monotonic; choosing by the CPU")
+        }
+        if let labels = variables["PPROF_THREAD_LABELS"] {
+            switch labels {
+            case "1", "true", "yes": environment.threadLabels = true
+            case "0", "false", "no", "": break
+            default: warn("PPROF_THREAD_LABELS=\(labels) is not 1 or 0; no thread labels")
+            }
         }
         return environment
     }

@@ -24,6 +24,8 @@ enum Recorder {
 
     /// Events each thread's ring holds (a power of two; `PPROF_RING_EVENTS` sets it).
     nonisolated(unsafe) static var ringCapacity = 1 << 17
+    /// Whether each thread's sync scopes carry a `thread` label (`PPROF_THREAD_LABELS`).
+    nonisolated(unsafe) static var threadLabels = false
 
     /// Reads the environment, chooses the clock, starts the aggregator, and (with `PPROF_OUTPUT`)
     /// opens the whole-run window. Idempotent and thread-safe.
@@ -34,6 +36,7 @@ enum Recorder {
             let environment = Environment.read()
             Clock.configure(environment: environment.variables)
             ringCapacity = environment.ringCapacity
+            threadLabels = environment.threadLabels
             CPprof_installThreadExitHook(threadExitDestructor)
             Calibration.measure()
             Aggregator.shared.start()
@@ -56,9 +59,31 @@ enum Recorder {
         guard let state = ThreadState.allocate(capacity: ringCapacity, threadID: threadID) else { return nil }
         CPprof_setThreadState(state.base)
         CPprof_registerThreadExit(state.base)
-        Aggregator.shared.adopt(state)
+        Aggregator.shared.adopt(state, threadLabel: threadLabels ? LabelSets.shared.probe(for: ["thread": currentThreadName()]) : nil)
         return state
     }
+
+    /// The calling thread's name (`pthread_setname_np`), or "thread N" (its kernel id) if it has
+    /// none of its own.
+    static func currentThreadName() -> String {
+        var buffer = [CChar](repeating: 0, count: 64)
+        CPprof_threadName(&buffer, buffer.count)
+        let name = String(cString: buffer)
+        // An unnamed thread reports the program's name: say which thread it is instead.
+        let tid = CPprof_threadKernelID()
+        if name.isEmpty || (tid != Int64(getpid()) && name == programName) { return "thread \(tid)" }
+        return name
+    }
+
+    /// The name threads inherit from the program unless they are given their own.
+    private static let programName: String = {
+        guard let raw = fopen("/proc/self/comm", "r") else { return "" }
+        defer { fclose(raw) }
+        var buffer = [CChar](repeating: 0, count: 64)
+        guard fgets(&buffer, Int32(buffer.count), raw) != nil else { return "" }
+        let text = String(cString: buffer)
+        return text.hasSuffix("\n") ? String(text.dropLast()) : text
+    }()
 
     /// At thread exit: the thread stops using its state, then hands it to the aggregator, which
     /// drains what is left and unmaps it.

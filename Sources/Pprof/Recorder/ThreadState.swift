@@ -241,7 +241,7 @@ struct ThreadState: @unchecked Sendable {
         }
         openScope(at: d).pointee = UInt64(s) | UInt64(idle) << 32
         // The thread's outermost scope, while a task may be running it: hang it in the task's path.
-        if _slowPath(d == 1 && (contextPath != 0 || CPprof_getOpenAsyncFrames() != 0)) {
+        if _slowPath(d == 1 && (contextPath != 0 || CPprof_getTaskContextsSeen() != 0)) {
             enterFromTask(timestamp: ts)
         }
         push(timestamp: ts, word: word)
