@@ -86,6 +86,8 @@ final class SpanState: @unchecked Sendable {
     private var ownAttributes: SpanAttributes = [:]
     private var placed: AsyncContext?
     private var ended = false
+    // Weak: the span holds its ServiceContext, which holds this state.
+    private weak var _span: PprofSpan?
 
     init(operationName: String, parent: AsyncContext, frame: AsyncFrame?, file: String, line: UInt, labelAttributes: [String]) {
         self._name = operationName
@@ -138,6 +140,12 @@ final class SpanState: @unchecked Sendable {
     }
 
     var isRecording: Bool { frame != nil }
+
+    /// The span this state belongs to, while it is alive and not ended.
+    var activeSpan: PprofSpan? {
+        get { lock.withLock { ended ? nil : _span } }
+        set { lock.withLock { _span = newValue } }
+    }
 
     /// Places the frame if nothing did yet, and closes it; once.
     func end() {

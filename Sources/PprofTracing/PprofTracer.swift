@@ -18,7 +18,8 @@ import Tracing
 /// inside a scope under that. A span's frame takes its name and labels when it is first needed:
 /// when a scope or span starts inside it, or when it ends; a span renamed after that point
 /// (Hummingbird's request span is renamed to its route after the route ran) keeps the earlier
-/// name. Its time outside the frames nested in it is shown as `(suspended or unscoped)`.
+/// name (``activeSpan(identifiedBy:)`` lets a middleware rename such a span before its handler
+/// runs). Its time outside the frames nested in it is shown as `(suspended or unscoped)`.
 ///
 /// To keep exporting spans elsewhere (OpenTelemetry, say), wrap that tracer: every span is
 /// forwarded to it, with its attributes, events, errors, status and links, and context
@@ -88,7 +89,37 @@ public struct PprofTracer: Tracer {
             labelAttributes: labelAttributes
         )
         serviceContext[PprofSpanKey.self] = state
-        return PprofSpan(state: state, context: serviceContext, wrapped: inner)
+        let span = PprofSpan(state: state, context: serviceContext, wrapped: inner)
+        state.activeSpan = span
+        return span
+    }
+
+    /// The span that `context` is the context of (or is nested in, without a span of its own),
+    /// while that span has not ended; otherwise nil.
+    ///
+    /// This lets code that did not start a span rename it or set its label attributes before
+    /// anything nests in it, which is when its frame takes its name and labels. Hummingbird's
+    /// `TracingMiddleware` names its request span `HTTP GET route not found` and renames it to
+    /// the route after the handler ran; a router middleware added after it can do that before:
+    ///
+    /// ```swift
+    /// struct RouteSpanMiddleware<Context: RequestContext>: RouterMiddleware {
+    ///     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    ///         if let route = context.endpointPath, let current = ServiceContext.current,
+    ///            let span = InstrumentationSystem.tracer.activeSpan(identifiedBy: current) {
+    ///             span.operationName = route
+    ///             span.attributes["http.route"] = route
+    ///         }
+    ///         return try await next(request, context)
+    ///     }
+    /// }
+    /// router.middlewares.add(TracingMiddleware())
+    /// router.middlewares.add(RouteSpanMiddleware())
+    /// ```
+    ///
+    /// Holds no span alive: a span that was released without ending is not found.
+    public func activeSpan(identifiedBy context: ServiceContext) -> PprofSpan? {
+        context[PprofSpanKey.self]?.activeSpan
     }
 
     public func forceFlush() {

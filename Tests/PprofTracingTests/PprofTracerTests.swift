@@ -25,6 +25,12 @@ private struct Paths {
     }
 }
 
+/// Whether `found` is the very span `span` (spans are references, of no class-bound protocol).
+private func same(_ found: (any Tracing.Span)?, _ span: any Tracing.Span) -> Bool {
+    guard let found = found as? PprofSpan, let span = span as? PprofSpan else { return false }
+    return found === span
+}
+
 /// The process's tracer is bootstrapped once: every test here shares it.
 private let bootstrapped: Void = InstrumentationSystem.bootstrap(PprofTracer(labelAttributes: ["http.route"]))
 
@@ -99,5 +105,63 @@ struct PprofTracerTests {
         let outer = finished.first { $0.operationName == "fwd.outer" }
         #expect(inner?.traceID == outer?.traceID)
         #expect(paths.calls["fwd.outer;fwd.inner"] == 1, "\(paths.calls)")
+    }
+
+    @Test func activeSpanFindsTheCurrentSpanUntilItEnds() async throws {
+        _ = bootstrapped
+        let tracer = InstrumentationSystem.tracer
+        #expect(tracer.activeSpan(identifiedBy: .topLevel) == nil)
+        let span = tracer.startSpan("active.outer", ofKind: .server)
+        let found = tracer.activeSpan(identifiedBy: span.context)
+        #expect(same(found, span))
+        try await ServiceContext.$current.withValue(span.context) {
+            // Found from the task's context, and from inside a child span's context it is the child.
+            #expect(same(tracer.activeSpan(identifiedBy: ServiceContext.current!), span))
+            try await withSpan("active.inner") { inner in
+                #expect(same(tracer.activeSpan(identifiedBy: ServiceContext.current!), inner))
+                try await Task.sleep(nanoseconds: 1_000)
+            }
+        }
+        span.end()
+        #expect(tracer.activeSpan(identifiedBy: span.context) == nil)
+    }
+
+    @Test func aSpanRenamedThroughActiveSpanBeforeItsHandlerNestsUnderItsRoute() async throws {
+        _ = bootstrapped
+        let tracer = InstrumentationSystem.tracer
+        let window = Profiler.start()
+        for _ in 0..<3 {
+            // As Hummingbird's TracingMiddleware, then a route middleware, then the handler.
+            let span = tracer.startSpan("HTTP GET route not found", ofKind: .server)
+            try await ServiceContext.$current.withValue(span.context) {
+                if let current = tracer.activeSpan(identifiedBy: ServiceContext.current!) {
+                    current.operationName = "/users/{id}"
+                    current.attributes["http.route"] = "/users/{id}"
+                }
+                try await withSpan("store.lookup") { _ in try await Task.sleep(nanoseconds: 10_000) }
+                Trace.scope("render") {}
+            }
+            span.end()
+        }
+        let paths = try Paths(window.stop())
+        #expect(paths.calls["/users/{id} {http.route=/users/{id}}"] == 3, "\(paths.calls)")
+        #expect(paths.calls["/users/{id};store.lookup {http.route=/users/{id}}"] == 3)
+        #expect(paths.calls["/users/{id};render {http.route=/users/{id}}"] == 3)
+        #expect(paths.calls.keys.allSatisfy { !$0.contains("route not found") })
+    }
+
+    @Test func activeSpanHoldsNoSpanAlive() async throws {
+        let tracer = PprofTracer(forwardingTo: InMemoryTracer())
+        weak var released: PprofSpan?
+        var context = ServiceContext.topLevel
+        do {
+            let span = tracer.startSpan("released", context: .topLevel, ofKind: .internal)
+            released = span
+            context = span.context
+            #expect(tracer.activeSpan(identifiedBy: context) === span)
+            span.end()
+        }
+        #expect(released == nil, "the span's context holds the span: a retain cycle")
+        #expect(tracer.activeSpan(identifiedBy: context) == nil)
     }
 }
