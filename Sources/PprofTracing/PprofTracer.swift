@@ -117,7 +117,8 @@ public struct PprofTracer: Tracer {
     /// router.middlewares.add(RouteSpanMiddleware())
     /// ```
     ///
-    /// Holds no span alive: a span that was released without ending is not found.
+    /// Holds no span alive: a span that was released without ending is not found. Only spans
+    /// started while a profile records are found: an idle span is only its wrapped span.
     public func activeSpan(identifiedBy context: ServiceContext) -> PprofSpan? {
         context[PprofSpanKey.self]?.activeSpan
     }

@@ -110,6 +110,8 @@ struct PprofTracerTests {
     @Test func activeSpanFindsTheCurrentSpanUntilItEnds() async throws {
         _ = bootstrapped
         let tracer = InstrumentationSystem.tracer
+        let window = Profiler.start()
+        defer { _ = window.stop() }
         #expect(tracer.activeSpan(identifiedBy: .topLevel) == nil)
         let span = tracer.startSpan("active.outer", ofKind: .server)
         let found = tracer.activeSpan(identifiedBy: span.context)
@@ -152,6 +154,8 @@ struct PprofTracerTests {
 
     @Test func activeSpanHoldsNoSpanAlive() async throws {
         let tracer = PprofTracer(forwardingTo: InMemoryTracer())
+        let window = Profiler.start()
+        defer { _ = window.stop() }
         weak var released: PprofSpan?
         var context = ServiceContext.topLevel
         do {
@@ -163,5 +167,18 @@ struct PprofTracerTests {
         }
         #expect(released == nil, "the span's context holds the span: a retain cycle")
         #expect(tracer.activeSpan(identifiedBy: context) == nil)
+    }
+
+    /// While nothing records, a span makes no frame and puts nothing in its context (that is
+    /// what keeps an idle span near a no-op one's cost), so there is no span to find.
+    @Test func whileNothingRecordsASpanIsOnlyItsWrappedSpan() async throws {
+        let memory = InMemoryTracer()
+        let tracer = PprofTracer(forwardingTo: memory)
+        let span = tracer.startSpan("idle", context: .topLevel, ofKind: .internal)
+        #expect(tracer.activeSpan(identifiedBy: span.context) == nil)
+        #expect(span.isRecording)  // the wrapped span's answer
+        span.operationName = "idle.renamed"
+        span.end()
+        #expect(memory.finishedSpans.map(\.operationName) == ["idle.renamed"])
     }
 }
