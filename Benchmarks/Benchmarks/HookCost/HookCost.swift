@@ -38,6 +38,13 @@ private func recordedSample(_ benchmark: Benchmark, _ body: () -> Void) {
     benchmark.measurement(eventsDropped, Int(sampleWindow.stop().eventsDropped))
 }
 
+/// An async function that does not suspend: an async scope's body must await, or Swift picks the
+/// sync scope.
+@inline(never)
+func asyncBlackHole(_ value: Int) async {
+    blackHole(value)
+}
+
 let benchmarks: @Sendable () -> Void = {
     // A sample is a thousand pairs (2000 events): it fits the default ring of 131072 events even
     // if the aggregator never runs during it, so nothing is dropped, and the ring stays in the
@@ -119,6 +126,32 @@ let benchmarks: @Sendable () -> Void = {
                 Trace.scope("bench") { blackHole(i) }
             }
         }
+    }
+
+    // A label set is entered like a scope once interned: hashing the dictionary and a lock-free
+    // lookup, no allocation (the same threshold as the pairs).
+    Benchmark("recorded withLabels", configuration: recording) { benchmark in
+        let labels = ["route": "/users/{id}", "method": "GET"]
+        recordedSample(benchmark) {
+            for i in benchmark.scaledIterations {
+                Trace.withLabels(labels) { blackHole(i) }
+            }
+        }
+    }
+
+    // An async scope allocates its frame (the task-local it pushes lives in the task's own
+    // allocator): about one malloc per scope, so no threshold; the count is the figure.
+    var asyncRecording = recording
+    asyncRecording.thresholds = [:]
+    Benchmark("recorded async scope", configuration: asyncRecording) { benchmark in
+        stopRecording()
+        let sampleWindow = Profiler.start(mode: .fprof)
+        benchmark.startMeasurement()
+        for i in benchmark.scaledIterations {
+            await Trace.scope("bench.async") { await asyncBlackHole(i) }
+        }
+        benchmark.stopMeasurement()
+        benchmark.measurement(eventsDropped, Int(sampleWindow.stop().eventsDropped))
     }
 
     // The runtime-named path takes a lock and hashes the name on every enter: slower, so a
