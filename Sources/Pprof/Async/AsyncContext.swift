@@ -11,7 +11,7 @@ import Synchronization
 package final class AsyncFrame: @unchecked Sendable {
     /// The frame's call path (`CallPaths`). A span's is set when it is placed (`Spans.place`),
     /// before anything reads it.
-    var path: UInt32
+    @usableFromInline var path: UInt32
     /// The task that opened it (an identity, never dereferenced); nil outside a task.
     let task: UnsafeMutableRawPointer?
     /// Clock ticks when it began; 0 without a clock (cprof).
@@ -38,9 +38,19 @@ package struct AsyncContext: Sendable {
     package var path: UInt32
     package var frame: AsyncFrame?
 
+    @usableFromInline
+    init(path: UInt32, frame: AsyncFrame?) {
+        self.path = path
+        self.frame = frame
+    }
+
     package static let root = AsyncContext(path: 0, frame: nil)
 
-    @TaskLocal static var current = AsyncContext.root
+    /// The task-local itself (what `@TaskLocal` would declare), reachable from inlinable code so
+    /// that an async scope binds it without a call in between.
+    @usableFromInline static let taskLocal = TaskLocal<AsyncContext>(wrappedValue: .root)
+
+    static var current: AsyncContext { taskLocal.get() }
 
     /// Another carrier of contexts, read beside the task-local: `PprofTracing` keeps its spans'
     /// contexts in `ServiceContext`, which it alone can read.

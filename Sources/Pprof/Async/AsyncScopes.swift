@@ -43,25 +43,4 @@ package enum AsyncScopes {
         guard mode != ModeFlag.off, let state = Recorder.currentThreadState() else { return }
         state.pushRecord(.asyncFrame, path: frame.path, payload: wall &- min(wall, frame.childTicks))
     }
-
-    /// Runs `body` with `frame` as the task's innermost frame, and closes it however `body` ends.
-    @usableFromInline
-    static func run<R>(
-        _ frame: AsyncFrame,
-        isolation: isolated (any Actor)?,
-        _ body: () async throws -> R
-    ) async rethrows -> R {
-        do {
-            let result = try await AsyncContext.$current.withValue(
-                AsyncContext(path: frame.path, frame: frame),
-                operation: body,
-                isolation: isolation
-            )
-            close(frame)
-            return result
-        } catch {
-            close(frame)
-            throw error
-        }
-    }
 }

@@ -42,7 +42,18 @@ extension Trace {
         guard _slowPath(CPprof_mode() != ModeFlag.off), let frame = AsyncScopes.open(name, file, line) else {
             return try await body()
         }
-        return try await AsyncScopes.run(frame, isolation: isolation, body)
+        do {
+            let result = try await AsyncContext.taskLocal.withValue(
+                AsyncContext(path: frame.path, frame: frame),
+                operation: body,
+                isolation: isolation
+            )
+            AsyncScopes.close(frame)
+            return result
+        } catch {
+            AsyncScopes.close(frame)
+            throw error
+        }
         #endif
     }
 
@@ -66,7 +77,18 @@ extension Trace {
         guard _slowPath(CPprof_mode() != ModeFlag.off), let frame = AsyncScopes.open(named: name, file, line) else {
             return try await body()
         }
-        return try await AsyncScopes.run(frame, isolation: isolation, body)
+        do {
+            let result = try await AsyncContext.taskLocal.withValue(
+                AsyncContext(path: frame.path, frame: frame),
+                operation: body,
+                isolation: isolation
+            )
+            AsyncScopes.close(frame)
+            return result
+        } catch {
+            AsyncScopes.close(frame)
+            throw error
+        }
         #endif
     }
 }

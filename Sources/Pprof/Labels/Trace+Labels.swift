@@ -45,7 +45,7 @@ extension Trace {
         guard _slowPath(CPprof_mode() != ModeFlag.off), let context = Labels.context(labels) else {
             return try await body()
         }
-        return try await Labels.run(context, isolation: isolation, body)
+        return try await AsyncContext.taskLocal.withValue(context, operation: body, isolation: isolation)
         #endif
     }
 }
@@ -60,16 +60,6 @@ enum Labels {
         let mode = CPprof_mode()
         guard mode != ModeFlag.off, let state = Recorder.currentThreadState() else { return nil }
         return state.enter(probe: LabelSets.shared.probe(for: labels), mode: mode)
-    }
-
-    /// Runs `body` in `context`.
-    @usableFromInline
-    static func run<R>(
-        _ context: AsyncContext,
-        isolation: isolated (any Actor)?,
-        _ body: () async throws -> R
-    ) async rethrows -> R {
-        try await AsyncContext.$current.withValue(context, operation: body, isolation: isolation)
     }
 
     /// The task context with the label set appended to its path; nil while nothing records.
