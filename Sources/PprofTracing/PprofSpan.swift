@@ -16,7 +16,7 @@ public final class PprofSpan: Tracing.Span, @unchecked Sendable {
     private let wrapped: (any Tracing.Span)?
     /// The span's context: the wrapped span's, with `state` under `PprofSpanKey`.
     public let context: ServiceContext
-    private let lock = Lock()
+    private let lock = SpinLock()
     private var name: String  // guarded by `lock` (read from `state` where there is one)
     private var ownAttributes: SpanAttributes = [:]  // guarded by `lock`
 
@@ -74,7 +74,7 @@ public final class PprofSpan: Tracing.Span, @unchecked Sendable {
 /// A span's place in the profile: what its `ServiceContext` carries (not the span itself, which
 /// holds that context), so that scopes and spans started inside it find their parent frame.
 final class SpanState: @unchecked Sendable {
-    private let lock = Lock()
+    private let lock = SpinLock()
     private let parent: AsyncContext
     private let frame: AsyncFrame?
     private let file: String
