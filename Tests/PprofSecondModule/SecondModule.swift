@@ -10,3 +10,16 @@ public func secondModuleWorkload(outer: Int, inner: Int) {
         Trace.exit(t)
     }
 }
+
+/// Async scopes and labels inlined into another module: the task-local they bind is the library's.
+@inline(never)
+public func secondModuleAsyncWorkload(_ count: Int) async {
+    await Trace.withLabels(["module": "second"]) {
+        for _ in 0..<count {
+            await Trace.scope("second.async") {
+                await Task.yield()
+                Trace.scope("second.sync") {}
+            }
+        }
+    }
+}

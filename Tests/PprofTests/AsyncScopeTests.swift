@@ -1,4 +1,5 @@
 import Foundation
+import PprofSecondModule
 import PprofTestSupport
 import Testing
 
@@ -122,5 +123,13 @@ struct AsyncScopeTests {
         #expect(suspended >= 149 && suspended < 200, "suspended \(suspended) ms")
         #expect((paths.own["susp.outer"] ?? 0) == 0)
         #expect(paths.calls["susp.outer"] == 1)
+    }
+
+    @Test func asyncScopesFromAnotherModuleNestUnderThisOnes() async {
+        let window = Profiler.start()
+        await Trace.scope("first.outer") { await secondModuleAsyncWorkload(5) }
+        let paths = PathTable(window.stop())
+        #expect(paths.calls["first.outer;second.async"] == 5, "\(paths.calls)")
+        #expect(paths.calls["first.outer;second.async;second.sync"] == 5)
     }
 }
