@@ -6,16 +6,9 @@ import Testing
 /// CI must have `go` (the test fails there without it); elsewhere it is skipped when missing.
 @Suite(.serialized, .recorderExclusive)
 struct GoToolPprofOverHTTPTests {
-    private static var goPath: String? {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
-        return path.split(separator: ":").map { "\($0)/go" }.first { FileManager.default.isExecutableFile(atPath: $0) }
-    }
-
-    private static var requiredByCI: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
-
-    @Test(.enabled(if: goPath != nil || requiredByCI, "go is not on PATH"))
+    @Test(.enabled(if: GoTool.path != nil || GoTool.requiredByCI, "go is not on PATH"))
     func goToolPprofReadsTheEndpointByURL() async throws {
-        guard let go = Self.goPath else {
+        guard let go = GoTool.path else {
             Issue.record("CI=true but go is not on PATH: the real pprof check cannot run")
             return
         }

@@ -70,16 +70,9 @@ struct LabelTests {
         #expect(LabelSets.shared.labels(of: a) == ["k": "v", "x": "y"])
     }
 
-    private static var goPath: String? {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
-        return path.split(separator: ":").map { "\($0)/go" }.first { FileManager.default.isExecutableFile(atPath: $0) }
-    }
-
-    private static var requiredByCI: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
-
-    @Test(.enabled(if: goPath != nil || requiredByCI, "go is not on PATH"))
+    @Test(.enabled(if: GoTool.path != nil || GoTool.requiredByCI, "go is not on PATH"))
     func goToolPprofTagfocusSelectsByLabel() throws {
-        guard let go = Self.goPath else {
+        guard let go = GoTool.path else {
             Issue.record("CI=true but go is not on PATH: the -tagfocus check cannot run")
             return
         }

@@ -1,5 +1,6 @@
 import Foundation
 import Pprof
+import PprofTestSupport
 import Testing
 
 @Suite struct WriteTests {
@@ -76,16 +77,9 @@ import Testing
 /// The real consumer: `go tool pprof` must read what we write. CI must have `go`; elsewhere the
 /// test is skipped when it is missing.
 @Suite struct GoToolPprofTests {
-    private static var goPath: String? {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
-        return path.split(separator: ":").map { "\($0)/go" }.first { FileManager.default.isExecutableFile(atPath: $0) }
-    }
-
-    private static var requiredByCI: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
-
-    @Test(.enabled(if: goPath != nil || requiredByCI, "go is not on PATH"))
+    @Test(.enabled(if: GoTool.path != nil || GoTool.requiredByCI, "go is not on PATH"))
     func goToolPprofReadsTheProfile() throws {
-        guard let go = Self.goPath else {
+        guard let go = GoTool.path else {
             Issue.record("CI=true but go is not on PATH: the real pprof check cannot run")
             return
         }

@@ -43,4 +43,27 @@ package enum AsyncScopes {
         guard mode != ModeFlag.off, let state = Recorder.currentThreadState() else { return }
         state.pushRecord(.asyncFrame, path: frame.path, payload: wall &- min(wall, frame.childTicks))
     }
+
+    /// Runs `body` with `frame` as the task's innermost frame and closes it however `body` ends.
+    /// Inlined into the scope, so that it is specialised there: a generic call around `withValue`
+    /// cost a third more (BENCHMARKS.md).
+    @inlinable @inline(__always)
+    static func run<R>(
+        _ frame: AsyncFrame,
+        isolation: isolated (any Actor)?,
+        _ body: () async throws -> R
+    ) async rethrows -> R {
+        do {
+            let result = try await AsyncContext.taskLocal.withValue(
+                AsyncContext(path: frame.path, frame: frame),
+                operation: body,
+                isolation: isolation
+            )
+            close(frame)
+            return result
+        } catch {
+            close(frame)
+            throw error
+        }
+    }
 }

@@ -42,18 +42,7 @@ extension Trace {
         guard _slowPath(CPprof_mode() != ModeFlag.off), let frame = AsyncScopes.open(name, file, line) else {
             return try await body()
         }
-        do {
-            let result = try await AsyncContext.taskLocal.withValue(
-                AsyncContext(path: frame.path, frame: frame),
-                operation: body,
-                isolation: isolation
-            )
-            AsyncScopes.close(frame)
-            return result
-        } catch {
-            AsyncScopes.close(frame)
-            throw error
-        }
+        return try await AsyncScopes.run(frame, isolation: isolation, body)
         #endif
     }
 
@@ -77,18 +66,7 @@ extension Trace {
         guard _slowPath(CPprof_mode() != ModeFlag.off), let frame = AsyncScopes.open(named: name, file, line) else {
             return try await body()
         }
-        do {
-            let result = try await AsyncContext.taskLocal.withValue(
-                AsyncContext(path: frame.path, frame: frame),
-                operation: body,
-                isolation: isolation
-            )
-            AsyncScopes.close(frame)
-            return result
-        } catch {
-            AsyncScopes.close(frame)
-            throw error
-        }
+        return try await AsyncScopes.run(frame, isolation: isolation, body)
         #endif
     }
 }
