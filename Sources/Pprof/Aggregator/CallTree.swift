@@ -225,9 +225,6 @@ final class CallTree {
 
     // MARK: Adding
 
-    /// A lookup missed: look again in the parent's current children (the caller's table may be
-    /// stale), and add the node if it really is new.
-    @inline(never)
     /// The node of an async frame's path: its parent path's node, then the child of its probe.
     func node(forPath path: UInt32) -> Int32 {
         let i = Int(path)
@@ -240,6 +237,9 @@ final class CallTree {
         return node
     }
 
+    /// A lookup missed: look again in the parent's current children (the caller's table may be
+    /// stale), and add the node if it really is new.
+    @inline(never)
     func findOrAdd(_ parentNode: Int32, _ p: UInt32) -> Found {
         let pi = Int(parentNode)
         let parentTable = table(of: pi)

@@ -39,8 +39,10 @@ extension ThreadState {
     }
 
     /// Appends a record, or drops it (counted as one dropped event) when the ring has no room.
+    /// `timestamp` (the clock now, or 0 without one) dates the marker that must precede it if
+    /// events were dropped just before.
     @discardableResult
-    func pushRecord(_ kind: RecordKind, path: UInt32, payload: UInt64) -> Bool {
+    func pushRecord(_ kind: RecordKind, path: UInt32, payload: UInt64, timestamp: UInt64) -> Bool {
         var h = head.pointee.load(ordering: .relaxed)
         let needed = gapPending ? 3 : 2
         if limit &- h < needed { limit = tail.pointee.load(ordering: .acquiring) &+ capacity }
@@ -52,7 +54,7 @@ extension ThreadState {
             return false
         }
         if gapPending {
-            events[h & mask] = Event.marker(timestamp: 0, lowWater: gapLow)
+            events[h & mask] = Event.marker(timestamp: timestamp, lowWater: gapLow)
             h &+= 1
             gapPending = false
         }
@@ -69,7 +71,7 @@ extension ThreadState {
     @usableFromInline @inline(never)
     func enterFromTask(timestamp: UInt64) {
         let context = CPprof_getTaskContextsSeen() != 0 ? AsyncContext.innermost() : AsyncContext.root
-        if context.path != contextPath { pushRecord(.context, path: context.path, payload: 0) }
+        if context.path != contextPath { pushRecord(.context, path: context.path, payload: 0, timestamp: timestamp) }
         releaseSyncParent()
         if let frame = context.frame, let task = frame.task, task == CPprof_currentTask() {
             syncParentFrame = UInt(bitPattern: Unmanaged.passRetained(frame).toOpaque())
