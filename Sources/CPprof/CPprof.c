@@ -26,8 +26,12 @@ int64_t CPprof_threadKernelID(void) {
 // returns a pointer, so the declaration needs only the attribute.
 __attribute__((swiftcall)) extern void *swift_task_getCurrent(void);
 
-void *CPprof_currentTask(void) {
-    return swift_task_getCurrent();
+void *CPprof_currentOwner(void) {
+    void *task = swift_task_getCurrent();
+    if (task) return task;
+    // Outside a task, the thread: a pthread_t is an aligned address, so with its low bit set it
+    // can never equal a task's.
+    return (void *)((uintptr_t)pthread_self() | 1);
 }
 
 struct buildIDSearch {

@@ -181,4 +181,36 @@ struct PprofTracerTests {
         span.end()
         #expect(memory.finishedSpans.map(\.operationName) == ["idle.renamed"])
     }
+
+    /// Sync spans on a plain thread (no task, as in a SwiftNIO handler): children's time is taken
+    /// from the span's, as in a task, and the span's own remainder is what is left.
+    @Test func syncSpansOutsideATaskAccountTheirChildren() throws {
+        _ = bootstrapped
+        let window = Profiler.start()
+        let done = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            withSpan("plain.span") { _ in
+                Trace.scope("plain.child") { spinFor(nanoseconds: 30_000_000) }
+                withSpan("plain.inner") { _ in spinFor(nanoseconds: 10_000_000) }
+            }
+            done.signal()
+        }
+        thread.start()
+        done.wait()
+        let paths = try Paths(window.stop())
+        #expect(paths.calls["plain.span;plain.child"] == 1, "\(paths.calls)")
+        #expect(paths.calls["plain.span;plain.inner"] == 1)
+        let remainder = Double(paths.wall["plain.span;(suspended or unscoped)"] ?? 0) / 1e6
+        let inner = Double(paths.wall["plain.span;plain.inner;(suspended or unscoped)"] ?? 0) / 1e6
+        let child = Double(paths.wall["plain.span;plain.child"] ?? 0) / 1e6
+        #expect(child >= 29 && child < 45, "child \(child) ms")
+        #expect(inner >= 9 && inner < 20, "inner span \(inner) ms (its work is unscoped)")
+        #expect(remainder < 5, "the outer span's remainder \(remainder) ms: its children were counted twice")
+    }
+}
+
+/// Spins for `nanoseconds` of the monotonic clock.
+private func spinFor(nanoseconds: UInt64) {
+    let start = DispatchTime.now().uptimeNanoseconds
+    while DispatchTime.now().uptimeNanoseconds - start < nanoseconds {}
 }

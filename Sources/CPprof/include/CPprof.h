@@ -85,9 +85,10 @@ static inline __attribute__((always_inline)) void CPprof_noteTaskContext(void) {
 void CPprof_threadName(char *buffer, size_t capacity);
 int64_t CPprof_threadKernelID(void);
 
-/// The task running on the calling thread (the Swift runtime's `swift_task_getCurrent`), or
-/// NULL outside a task: an identity only, never dereferenced.
-void *CPprof_currentTask(void);
+/// Who runs the caller's frames one after another: the task running on the calling thread (the
+/// Swift runtime's `swift_task_getCurrent`), or outside a task the thread itself (tagged so that
+/// it never equals a task). An identity only, never dereferenced.
+void *CPprof_currentOwner(void);
 
 /// The CPU's time-stamp counter (x86) or virtual counter (arm64); 0 where there is none.
 static inline __attribute__((always_inline)) uint64_t CPprof_rdtsc(void) {

@@ -5,15 +5,17 @@ import Synchronization
 /// its task spent in frames nested in it, so that its own remainder is known when it ends.
 ///
 /// A frame's time is measured by its task, not by a thread: it may end on another thread than it
-/// began on. Only frames of the same task subtract from their parent; a child task's frames run
-/// beside their parent's, not inside its time.
+/// began on. Only frames of the same task (or, outside tasks, the same thread) subtract from their
+/// parent; a child task's frames run beside their parent's, not inside its time.
 @usableFromInline
 package final class AsyncFrame: @unchecked Sendable {
     /// The frame's call path (`CallPaths`). A span's is set when it is placed (`Spans.place`),
     /// before anything reads it.
     @usableFromInline var path: UInt32
-    /// The task that opened it (an identity, never dereferenced); nil outside a task.
-    let task: UnsafeMutableRawPointer?
+    /// Who opened it (`CPprof_currentOwner`): its task, or outside a task its thread. Frames of
+    /// one owner run one after another, so a frame's time includes its children's only when they
+    /// have the same owner.
+    let owner: UnsafeMutableRawPointer?
     /// Clock ticks when it began; 0 without a clock (cprof).
     let start: UInt64
     /// The frame it is nested in, if any (in this task or the one that started it).
@@ -22,9 +24,9 @@ package final class AsyncFrame: @unchecked Sendable {
     /// sync scopes. Only this frame's task writes it, one job at a time.
     var childTicks: UInt64 = 0
 
-    init(path: UInt32, task: UnsafeMutableRawPointer?, start: UInt64, parent: AsyncFrame?) {
+    init(path: UInt32, owner: UnsafeMutableRawPointer?, start: UInt64, parent: AsyncFrame?) {
         self.path = path
-        self.task = task
+        self.owner = owner
         self.start = start
         self.parent = parent
     }

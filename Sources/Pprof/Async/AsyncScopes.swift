@@ -25,7 +25,7 @@ package enum AsyncScopes {
     static func open(probe: UInt32, mode: UInt8, parent: AsyncContext) -> AsyncFrame {
         let path = CallPaths.shared.path(parent: parent.path, probe: probe)
         CPprof_noteTaskContext()
-        return AsyncFrame(path: path, task: CPprof_currentTask(), start: Clock.timestamp(mode), parent: parent.frame)
+        return AsyncFrame(path: path, owner: CPprof_currentOwner(), start: Clock.timestamp(mode), parent: parent.frame)
     }
 
     /// Closes `frame`: its call is counted, and the part of its wall time that no frame nested in
@@ -35,7 +35,7 @@ package enum AsyncScopes {
         let mode = CPprof_mode()
         let end = Clock.timestamp(mode)
         let wall = frame.start != 0 && end > frame.start ? end &- frame.start : 0
-        if let parent = frame.parent, let task = frame.task, parent.task == task {
+        if let parent = frame.parent, let owner = frame.owner, parent.owner == owner {
             parent.childTicks &+= wall
         }
         // A window that closed while the frame was open has its profile already; the frame

@@ -39,7 +39,7 @@ package enum Spans {
         let mode = CPprof_mode()
         guard mode != ModeFlag.off else { return nil }
         CPprof_noteTaskContext()
-        return AsyncFrame(path: 0, task: CPprof_currentTask(), start: Clock.timestamp(mode), parent: parent.frame)
+        return AsyncFrame(path: 0, owner: CPprof_currentOwner(), start: Clock.timestamp(mode), parent: parent.frame)
     }
 
     /// Places `frame` under `parent`: with `labels` (if any) on everything in it, named `name`.

@@ -73,7 +73,7 @@ extension ThreadState {
         let context = CPprof_getTaskContextsSeen() != 0 ? AsyncContext.innermost() : AsyncContext.root
         if context.path != contextPath { pushRecord(.context, path: context.path, payload: 0, timestamp: timestamp) }
         releaseSyncParent()
-        if let frame = context.frame, let task = frame.task, task == CPprof_currentTask() {
+        if let frame = context.frame, let owner = frame.owner, owner == CPprof_currentOwner() {
             syncParentFrame = UInt(bitPattern: Unmanaged.passRetained(frame).toOpaque())
             syncStart = timestamp
         }
