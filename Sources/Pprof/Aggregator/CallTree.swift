@@ -226,14 +226,28 @@ final class CallTree {
     // MARK: Adding
 
     /// The node of an async frame's path: its parent path's node, then the child of its probe.
+    /// Iterative: a path may be as deep as a program's async recursion.
     func node(forPath path: UInt32) -> Int32 {
-        let i = Int(path)
-        if i < pathNodes.count, pathNodes[i] >= 0 { return pathNodes[i] }
-        let parentPath = CallPaths.shared.parent(of: path)
-        let parentNode = parentPath == path ? 0 : node(forPath: parentPath)
-        let node = child(of: parentNode, probe: CallPaths.shared.probe(of: path))
-        if i >= pathNodes.count { pathNodes.append(contentsOf: repeatElement(-1, count: i + 1 - pathNodes.count)) }
-        pathNodes[i] = node
+        func known(_ p: UInt32) -> Int32? {
+            let i = Int(p)
+            return i < pathNodes.count && pathNodes[i] >= 0 ? pathNodes[i] : nil
+        }
+        if let node = known(path) { return node }
+        // The unresolved paths from this one up to the first resolved ancestor (the root is).
+        var chain: [UInt32] = []
+        var p = path
+        while known(p) == nil {
+            chain.append(p)
+            let parent = CallPaths.shared.parent(of: p)
+            p = parent == p ? 0 : parent
+        }
+        var node = known(p)!
+        for q in chain.reversed() {
+            node = child(of: node, probe: CallPaths.shared.probe(of: q))
+            let i = Int(q)
+            if i >= pathNodes.count { pathNodes.append(contentsOf: repeatElement(-1, count: i + 1 - pathNodes.count)) }
+            pathNodes[i] = node
+        }
         return node
     }
 

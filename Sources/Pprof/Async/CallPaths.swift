@@ -29,16 +29,27 @@ final class CallPaths: @unchecked Sendable {
     private var count: UInt32 = 1  // guarded by the table's lock (only `makeID` touches it)
     private(set) var refused = 0
 
+    /// How many paths the arrays hold: `capacity`, or 1 (the root alone) if they could not be
+    /// mapped, in which case every frame takes its parent's path, the root.
+    private let limit: Int
+
     private init() {
-        func map() -> UnsafeMutablePointer<UInt32> {
-            let bytes = CallPaths.capacity * MemoryLayout<UInt32>.stride
-            let p = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
-            guard let p, p != MAP_FAILED else { fatalError("swift-pprof: cannot map the path table") }
-            return p.assumingMemoryBound(to: UInt32.self)
+        let bytes = CallPaths.capacity * MemoryLayout<UInt32>.stride
+        if let p = InternTable.map(bytes), let q = InternTable.map(bytes), let r = InternTable.map(bytes) {
+            parents = p.assumingMemoryBound(to: UInt32.self)
+            probes = q.assumingMemoryBound(to: UInt32.self)
+            depths = r.assumingMemoryBound(to: UInt32.self)
+            limit = CallPaths.capacity
+        } else {
+            warn("cannot map the async path table; async frames will stand at the root")
+            parents = .allocate(capacity: 1)
+            probes = .allocate(capacity: 1)
+            depths = .allocate(capacity: 1)
+            parents.initialize(to: 0)
+            probes.initialize(to: 0)
+            depths.initialize(to: 0)
+            limit = 1
         }
-        parents = map()
-        probes = map()
-        depths = map()
     }
 
     /// The path of a frame of `probe` whose parent path is `parent`.
@@ -46,7 +57,7 @@ final class CallPaths: @unchecked Sendable {
         let key = UInt64(parent) << 32 | UInt64(probe)
         if let id = table.find(key) { return id }
         return table.insert(key) {
-            guard Int(count) < CallPaths.capacity else {
+            guard Int(count) < limit else {
                 refused += 1
                 return parent
             }

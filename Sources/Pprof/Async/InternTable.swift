@@ -27,16 +27,30 @@ final class InternTable: @unchecked Sendable {
     private let overflowing = Atomic<Bool>(false)
 
     init(capacityLog2: Int) {
-        let capacity = 1 << capacityLog2
+        var capacity = 1 << capacityLog2
+        var keys = InternTable.map(capacity * MemoryLayout<UInt64>.stride)
+        var ids = InternTable.map(capacity * MemoryLayout<UInt32>.stride)
+        if keys == nil || ids == nil {
+            // No memory for the table (a strict overcommit limit): one slot, never filled, so that
+            // every key goes to the locked overflow map. Slower, never a crash.
+            warn("cannot map an intern table of \(capacity) entries; interning under a lock instead")
+            capacity = 1
+            keys = UnsafeMutableRawPointer.allocate(byteCount: 8, alignment: 8)
+            keys!.initializeMemory(as: UInt64.self, repeating: 0, count: 1)
+            ids = UnsafeMutableRawPointer.allocate(byteCount: 4, alignment: 4)
+            ids!.initializeMemory(as: UInt32.self, repeating: 0, count: 1)
+            used = 1  // counts as full: inserts go to `overflow`
+        }
         mask = capacity - 1
-        keys = InternTable.map(capacity * MemoryLayout<UInt64>.stride).assumingMemoryBound(to: Atomic<UInt64>.self)
-        ids = InternTable.map(capacity * MemoryLayout<UInt32>.stride).assumingMemoryBound(to: UInt32.self)
+        self.keys = keys!.assumingMemoryBound(to: Atomic<UInt64>.self)
+        self.ids = ids!.assumingMemoryBound(to: UInt32.self)
     }
 
-    /// Zero-filled memory that is never given back: the tables live as long as the process.
-    private static func map(_ bytes: Int) -> UnsafeMutableRawPointer {
+    /// Zero-filled memory that is never given back (the tables live as long as the process), or
+    /// nil if it cannot be had.
+    static func map(_ bytes: Int) -> UnsafeMutableRawPointer? {
         let p = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
-        guard let p, p != MAP_FAILED else { fatalError("swift-pprof: cannot map \(bytes) bytes for an intern table") }
+        guard let p, p != MAP_FAILED else { return nil }
         return p
     }
 

@@ -36,10 +36,14 @@ final class LabelSets: @unchecked Sendable {
     private var byProbe: [UInt32: [String: String]] = [:]  // guarded by `lock`
 
     private init() {
-        let bytes = LabelSets.capacity * MemoryLayout<UnsafeRawPointer?>.stride
-        let p = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
-        guard let p, p != MAP_FAILED else { fatalError("swift-pprof: cannot map the label table") }
-        entries = p.assumingMemoryBound(to: UnsafeRawPointer?.self)
+        if let p = InternTable.map(LabelSets.capacity * MemoryLayout<UnsafeRawPointer?>.stride) {
+            entries = p.assumingMemoryBound(to: UnsafeRawPointer?.self)
+        } else {
+            // No memory for the fast table: every set is found in the locked map instead.
+            entries = .allocate(capacity: 1)
+            entries.initialize(to: nil)
+            count = LabelSets.capacity
+        }
     }
 
     /// The probe that stands for `labels`.
