@@ -83,6 +83,14 @@ import Testing
         let renders = calls(under: ["serve", "handle"]) { $0.hasPrefix("render") }
         #expect(renders <= validated + slack && renders > validated / 2)
         #expect(calls(["serve", "handle", "store.insert"]) > 0 && calls(["serve", "handle", "store.search"]) > 0)
+        // Every step after parse carries its route as a label, and only its own route's.
+        func routes(of leaf: String) -> Set<String> {
+            Set(profile.stacks.filter { $0.frames == ["serve", "handle", leaf] && $0.values[0] != 0 }.map { $0.labels["route"] ?? "none" })
+        }
+        #expect(routes(of: "store.lookup") == ["/users/:id"])
+        #expect(routes(of: "store.insert") == ["/users"])
+        #expect(routes(of: "store.search") == ["/search"])
+        #expect(routes(of: "parse") == ["none"])
     }
 
     @Test func aBadFlagIsAnErrorThatSaysWhy() throws {
