@@ -9,9 +9,12 @@ import CPprof
 /// route has run); placing it late lets a span with nothing nested in it carry its final name.
 ///
 /// ```swift
-/// let frame = Spans.open(parent: Spans.currentContext)          // nil while nothing records
-/// let context = Spans.place(frame!, name: "GET /users", file: #fileID, line: #line, labels: [:])
-/// Spans.close(frame!)
+/// let parent = Spans.currentContext
+/// if let frame = Spans.open(parent: parent) {                       // nil while nothing records
+///     let inside = Spans.place(frame, under: parent, name: "GET /users", file: #fileID, line: #line, labels: [:])
+///     // … what runs in the span uses `inside` as its context …
+///     Spans.close(frame)
+/// }
 /// ```
 package enum Spans {
     /// Whether a profile records now: while none does, a span need not look for its parent.

@@ -51,18 +51,21 @@ final class LabelSets: @unchecked Sendable {
         var hasher = Hasher()
         hasher.combine(labels)
         let key = UInt64(UInt(bitPattern: hasher.finalize())) | 1
-        if let index = table.find(key), let raw = entries[Int(index)] {
-            let found = Unmanaged<Entry>.fromOpaque(raw)._withUnsafeGuaranteedRef { entry in
-                entry.labels == labels ? entry.probe : nil
-            }
-            if let found { return found }
+        return fast(labels, key: key) ?? intern(labels, key: key)
+    }
+
+    /// The set's probe from the lock-free table, if it is there.
+    private func fast(_ labels: [String: String], key: UInt64) -> UInt32? {
+        guard let index = table.find(key), let raw = entries[Int(index)] else { return nil }
+        return Unmanaged<Entry>.fromOpaque(raw)._withUnsafeGuaranteedRef { entry in
+            entry.labels == labels ? entry.probe : nil
         }
-        return intern(labels, key: key)
     }
 
     private func intern(_ labels: [String: String], key: UInt64) -> UInt32 {
         lock.withLock {
-            if let probe = slow[labels] { return probe }
+            // Another thread may have interned it since this one looked.
+            if let probe = fast(labels, key: key) ?? slow[labels] { return probe }
             let probe = ProbeRegistry.shared.intern(labelSet: labels)
             byProbe[probe] = labels
             var published = false
