@@ -80,6 +80,8 @@ final class Aggregator: @unchecked Sendable {
     private let tree = CallTree()
     private var retired = Totals()
     private var windows: [Window] = []
+    /// Timeline windows open now: each copies the events drained while it is open.
+    private var timelines: [TimelineCapture] = []
     private var started = false
 
     /// Threads with a live ring, for the index page and tests.
@@ -93,8 +95,8 @@ final class Aggregator: @unchecked Sendable {
 
     // MARK: Threads
 
-    func adopt(_ state: ThreadState, threadLabel: UInt32? = nil) {
-        let folder = ThreadFolder(threadID: state.threadID, state: state, threadLabel: threadLabel)
+    func adopt(_ state: ThreadState, threadLabel: UInt32? = nil, name: String = "") {
+        let folder = ThreadFolder(threadID: state.threadID, state: state, threadLabel: threadLabel, name: name)
         pendingLock.withLock { pending.append(folder) }
     }
 
@@ -147,7 +149,7 @@ final class Aggregator: @unchecked Sendable {
                 continue
             }
             let closed = state.closed.pointee.load(ordering: .acquiring) != 0
-            if folder.drain(into: tree) != 0 {
+            if folder.drain(into: tree, capture: timelines) != 0 {
                 for window in windows { window.threadsSeen.insert(folder.threadID) }
             }
             if closed {
@@ -277,5 +279,31 @@ final class Aggregator: @unchecked Sendable {
                 statistics: statistics
             )
         }
+    }
+
+    // MARK: Timelines
+
+    /// Opens a timeline window: a profile window (so that the hooks record, timed) whose drained
+    /// events are also copied, up to `limit`.
+    func openTimeline(limit: Int) -> (Window, TimelineCapture) {
+        let window = open(mode: .fprof)
+        return lock.withLock {
+            // What the rings held before this point was drained by `open`.
+            drain()
+            let capture = TimelineCapture(limit: limit, startTicks: splitAll() ?? Clock.now())
+            timelines.append(capture)
+            return (window, capture)
+        }
+    }
+
+    /// Closes a timeline window: everything recorded up to now is copied, then the window closes.
+    func closeTimeline(_ window: Window, _ capture: TimelineCapture) -> Timeline {
+        let endTicks: UInt64 = lock.withLock {
+            drain()
+            timelines.removeAll { $0 === capture }
+            return Clock.now()
+        }
+        _ = close(window)
+        return Timeline(capture: capture, endTicks: endTicks, nanosPerTick: Clock.nanosecondsPerTick())
     }
 }

@@ -68,11 +68,14 @@ final class ThreadFolder {
     /// The label-set probe of this thread's name (`PPROF_THREAD_LABELS`), whose node stands
     /// between a context and the thread's outermost frames; nil without thread labels.
     let threadLabel: UInt32?
+    /// The thread's name when it registered, for timelines.
+    let name: String
 
-    init(threadID: UInt32, state: ThreadState? = nil, threadLabel: UInt32? = nil) {
+    init(threadID: UInt32, state: ThreadState? = nil, threadLabel: UInt32? = nil, name: String = "") {
         self.threadID = threadID
         self.state = state
         self.threadLabel = threadLabel
+        self.name = name.isEmpty ? "thread \(threadID)" : name
         frames = .allocate(capacity: frameCapacity)
     }
 
@@ -266,11 +269,14 @@ final class ThreadFolder {
 
     /// Drains the folder's ring into `tree`; returns how many events it folded.
     @discardableResult
-    func drain(into tree: CallTree) -> Int {
+    func drain(into tree: CallTree, capture: [TimelineCapture] = []) -> Int {
         guard let state else { return 0 }
         let head = state.head.pointee.load(ordering: .acquiring)
         let tail = state.tail.pointee.load(ordering: .relaxed)
         guard head != tail else { return 0 }
+        for timeline in capture {
+            timeline.append(thread: threadID, name: name, ring: state.events, mask: state.mask, from: tail, to: head)
+        }
         fold(ring: state.events, mask: state.mask, from: tail, to: head, into: tree)
         state.tail.pointee.store(head, ordering: .releasing)
         return head &- tail

@@ -41,7 +41,14 @@ package enum AsyncScopes {
         // A window that closed while the frame was open has its profile already; the frame
         // still goes into the tree, for the windows still open and those to come.
         guard mode != ModeFlag.off, let state = Recorder.currentThreadState() else { return }
-        state.pushRecord(.asyncFrame, path: frame.path, payload: wall &- min(wall, frame.childTicks), timestamp: end)
+        state.pushRecord(
+            .asyncFrame,
+            path: frame.path,
+            payload: wall &- min(wall, frame.childTicks),
+            timestamp: end,
+            start: frame.start,
+            wall: wall
+        )
     }
 
     /// Runs `body` with `frame` as the task's innermost frame and closes it however `body` ends.

@@ -8,8 +8,10 @@ import CPprof
 /// - `asyncFrame`: an async frame with this path ended; the payload is its remainder, the ticks
 ///   of its wall time that no nested frame of its task accounts for.
 ///
-/// The header is `markerBit | exitBit | kind << 32 | path` with timestamp 0; the payload event
-/// carries the value in its timestamp field. Both are published by one store of `head`.
+/// The header is `markerBit | exitBit | kind << 32 | path`; the payload event carries the value
+/// in its timestamp field. For a timeline, an async frame's header also carries its start in its
+/// timestamp field and its payload its wall time in its word (the fold reads neither). Both are
+/// published by one store of `head`.
 extension ThreadState {
     @usableFromInline
     enum RecordKind: UInt64 {
@@ -42,7 +44,14 @@ extension ThreadState {
     /// `timestamp` (the clock now, or 0 without one) dates the marker that must precede it if
     /// events were dropped just before.
     @discardableResult
-    func pushRecord(_ kind: RecordKind, path: UInt32, payload: UInt64, timestamp: UInt64) -> Bool {
+    func pushRecord(
+        _ kind: RecordKind,
+        path: UInt32,
+        payload: UInt64,
+        timestamp: UInt64,
+        start: UInt64 = 0,
+        wall: UInt64 = 0
+    ) -> Bool {
         var h = head.pointee.load(ordering: .relaxed)
         let needed = gapPending ? 3 : 2
         if limit &- h < needed { limit = tail.pointee.load(ordering: .acquiring) &+ capacity }
@@ -58,8 +67,8 @@ extension ThreadState {
             h &+= 1
             gapPending = false
         }
-        events[h & mask] = Event(timestamp: 0, word: Event.recordBits | kind.rawValue << 32 | UInt64(path))
-        events[(h &+ 1) & mask] = Event(timestamp: payload, word: 0)
+        events[h & mask] = Event(timestamp: start, word: Event.recordBits | kind.rawValue << 32 | UInt64(path))
+        events[(h &+ 1) & mask] = Event(timestamp: payload, word: wall)
         head.pointee.store(h &+ 2, ordering: .releasing)
         if kind == .context { contextPath = path }
         return true

@@ -59,7 +59,12 @@ enum Recorder {
         guard let state = ThreadState.allocate(capacity: ringCapacity, threadID: threadID) else { return nil }
         CPprof_setThreadState(state.base)
         CPprof_registerThreadExit(state.base)
-        Aggregator.shared.adopt(state, threadLabel: threadLabels ? LabelSets.shared.probe(for: ["thread": currentThreadName()]) : nil)
+        let name = currentThreadName()
+        Aggregator.shared.adopt(
+            state,
+            threadLabel: threadLabels ? LabelSets.shared.probe(for: ["thread": name]) : nil,
+            name: name
+        )
         return state
     }
 

@@ -1,0 +1,49 @@
+/// The events a timeline window copied from the threads' rings as the aggregator drained them,
+/// up to a limit: beyond it, events are counted, not kept, and the timeline says it was cut.
+///
+/// Only the aggregator's thread appends, under its lock; `Timeline` reads it once the window
+/// has closed.
+///
+/// ```swift
+/// let (window, capture) = Aggregator.shared.openTimeline(limit: 100_000)
+/// // … the program runs …
+/// let timeline = Aggregator.shared.closeTimeline(window, capture)
+/// ```
+final class TimelineCapture: @unchecked Sendable {
+    struct Entry {
+        var thread: UInt32
+        var event: Event
+    }
+
+    let limit: Int
+    let startTicks: UInt64
+    private(set) var entries: [Entry] = []
+    /// Events drained after the limit was reached.
+    private(set) var notKept: UInt64 = 0
+    /// The first timestamp not kept, where the timeline was cut.
+    private(set) var cutTicks: UInt64?
+    private(set) var threadNames: [UInt32: String] = [:]
+
+    init(limit: Int, startTicks: UInt64) {
+        self.limit = max(limit, 0)
+        self.startTicks = startTicks
+    }
+
+    func append(thread: UInt32, name: String, ring: UnsafePointer<Event>, mask: Int, from start: Int, to end: Int) {
+        if threadNames[thread] == nil { threadNames[thread] = name }
+        var index = start
+        while index != end {
+            let event = ring[index & mask]
+            // A record is two events: keep both or neither.
+            let size = event.isRecord ? 2 : 1
+            if entries.count + size > limit {
+                if cutTicks == nil { cutTicks = event.timestamp != 0 ? event.timestamp : nil }
+                notKept &+= UInt64(end &- index)
+                return
+            }
+            entries.append(Entry(thread: thread, event: event))
+            if size == 2 && index &+ 1 != end { entries.append(Entry(thread: thread, event: ring[(index &+ 1) & mask])) }
+            index &+= size
+        }
+    }
+}
