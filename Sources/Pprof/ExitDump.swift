@@ -4,8 +4,8 @@ import CPprof
 import Glibc
 #endif
 
-/// `PPROF_OUTPUT`: a window open from the first hook to the end of the process, written to a
-/// file when the process exits.
+/// `PPROF_OUTPUT` and `PPROF_TRACE_OUTPUT`: a profile window and a timeline window open from the
+/// first hook to the end of the process, written to their files when the process exits.
 ///
 /// What happens, exactly:
 /// - a normal exit (`main` returns, `exit()` is called): an `atexit` handler closes the window,
@@ -22,6 +22,8 @@ import Glibc
 enum ExitDump {
     nonisolated(unsafe) private static var window: ProfileWindow?
     nonisolated(unsafe) private static var path = ""
+    nonisolated(unsafe) private static var timeline: TimelineWindow?
+    nonisolated(unsafe) private static var timelinePath = ""
     /// Held while the profile is written: a second caller (exit() while a signal's dump is under
     /// way) waits for the file instead of letting the process end half-way through it.
     private static let writing = Lock()
@@ -29,9 +31,15 @@ enum ExitDump {
 
     /// Opens the whole-run window and arranges for it to be written. Called once, while the
     /// recorder initialises.
-    static func arm(path: String, mode: Profile.Mode) {
-        self.path = path.replacingOccurrences(of: "%p", with: String(getpid()))
-        window = ProfileWindow(Aggregator.shared.open(mode: mode))
+    static func arm(profile: (path: String, mode: Profile.Mode)?, timeline: (path: String, limit: Int)?) {
+        if let profile {
+            path = profile.path.replacingOccurrences(of: "%p", with: String(getpid()))
+            window = ProfileWindow(Aggregator.shared.open(mode: profile.mode))
+        }
+        if let timeline {
+            timelinePath = timeline.path.replacingOccurrences(of: "%p", with: String(getpid()))
+            self.timeline = TimelineWindow.opened(limit: timeline.limit)
+        }
         atexit { ExitDump.dump() }
         var fds: [Int32] = [-1, -1]
         guard pipe(&fds) == 0 else { return }
@@ -69,14 +77,26 @@ enum ExitDump {
     /// Writes the whole-run profile, once.
     static func dump() {
         writing.withLock {
-            guard let window, !done else { return }
+            guard !done else { return }
             done = true
-            let profile = window.stop(closingOpenFrames: true)
-            do {
-                try profile.write(to: path)
-                warn("wrote \(profile.mode.rawValue) profile to \(path)")
-            } catch {
-                warn("could not write the profile: \(error)")
+            if let timeline {
+                let written = timeline.stop()
+                do {
+                    try written.write(to: timelinePath)
+                    let cut = written.wasCut ? " (cut at its limit of events)" : ""
+                    warn("wrote a timeline of \(written.eventCount) events to \(timelinePath)\(cut)")
+                } catch {
+                    warn("could not write the timeline: \(error)")
+                }
+            }
+            if let window {
+                let profile = window.stop(closingOpenFrames: true)
+                do {
+                    try profile.write(to: path)
+                    warn("wrote \(profile.mode.rawValue) profile to \(path)")
+                } catch {
+                    warn("could not write the profile: \(error)")
+                }
             }
         }
     }

@@ -20,6 +20,10 @@ enum IndexPage {
             text report instead. Several may run at once.</td></tr>
             <tr><td><a href="profile?seconds=\(seconds)&amp;debug=1">profile?debug=1</a></td>
             <td>The same window as an fprof-style text report: callers above, callees below, CNT, ACC and OWN.</td></tr>
+            <tr><td><a href="trace?seconds=1">trace</a></td>
+            <td>Records N seconds (<code>seconds=N</code>, default 1) and returns its raw events as a timeline in the
+            Chrome trace event format (JSON): open it in Perfetto (ui.perfetto.dev), chrome://tracing or speedscope.
+            A timeline holds at most a set number of events and says so when it was cut.</td></tr>
             <tr><td><a href="cmdline">cmdline</a></td>
             <td>The command line of this program, arguments separated by NUL bytes.</td></tr>
             </table>

@@ -60,12 +60,15 @@ public final class PprofServer: Sendable {
     ///   - maxSeconds: The longest window a request may ask for (at least 1).
     ///   - token: When set, every request must carry `Authorization: Bearer <token>`.
     ///   - maxWindows: Windows open at once through this server (at least 1).
+    ///   - maxTraceEvents: The most events a `/debug/pprof/trace` timeline keeps; past it the
+    ///     timeline says it was cut.
     public init(
         host: String = "127.0.0.1",
         port: Int = 6060,
         maxSeconds: Int = 300,
         token: String? = nil,
-        maxWindows: Int = 8
+        maxWindows: Int = 8,
+        maxTraceEvents: Int = 200_000
     ) {
         // Not delegating to the package initializer: that would make this one `convenience`.
         self.host = host
@@ -73,10 +76,15 @@ public final class PprofServer: Sendable {
         self.maxSeconds = max(1, maxSeconds)
         self.maxWindows = max(1, maxWindows)
         self.limits = .standard
-        self.routes = Routes(maxSeconds: self.maxSeconds, token: token, windows: WindowLimit(limit: self.maxWindows))
+        self.routes = Routes(
+            maxSeconds: self.maxSeconds,
+            token: token,
+            windows: WindowLimit(limit: self.maxWindows),
+            maxTraceEvents: max(1, maxTraceEvents)
+        )
     }
 
-    /// As `init(host:port:maxSeconds:token:maxWindows:)`, with `limits` in place of the
+    /// As `init(host:port:maxSeconds:token:maxWindows:maxTraceEvents:)`, with `limits` in place of the
     /// standard ones (tests shorten them).
     package init(
         host: String = "127.0.0.1",
@@ -84,6 +92,7 @@ public final class PprofServer: Sendable {
         maxSeconds: Int = 300,
         token: String? = nil,
         maxWindows: Int = 8,
+        maxTraceEvents: Int = 200_000,
         limits: Limits
     ) {
         self.host = host
@@ -91,7 +100,12 @@ public final class PprofServer: Sendable {
         self.maxSeconds = max(1, maxSeconds)
         self.maxWindows = max(1, maxWindows)
         self.limits = limits
-        self.routes = Routes(maxSeconds: self.maxSeconds, token: token, windows: WindowLimit(limit: self.maxWindows))
+        self.routes = Routes(
+            maxSeconds: self.maxSeconds,
+            token: token,
+            windows: WindowLimit(limit: self.maxWindows),
+            maxTraceEvents: max(1, maxTraceEvents)
+        )
     }
 
     /// Binds and serves until the task is cancelled (or, in a `ServiceGroup`, until graceful
@@ -114,7 +128,7 @@ public final class PprofServer: Sendable {
     /// server.stop()
     /// ```
     ///
-    /// - Parameters: As `init(host:port:maxSeconds:token:maxWindows:)`.
+    /// - Parameters: As `init(host:port:maxSeconds:token:maxWindows:maxTraceEvents:)`.
     /// - Returns: The server, already listening (`boundPort` is set).
     /// - Throws: When the address cannot be bound.
     public static func start(
@@ -122,9 +136,17 @@ public final class PprofServer: Sendable {
         port: Int = 6060,
         maxSeconds: Int = 300,
         token: String? = nil,
-        maxWindows: Int = 8
+        maxWindows: Int = 8,
+        maxTraceEvents: Int = 200_000
     ) throws -> PprofServer {
-        let server = PprofServer(host: host, port: port, maxSeconds: maxSeconds, token: token, maxWindows: maxWindows)
+        let server = PprofServer(
+            host: host,
+            port: port,
+            maxSeconds: maxSeconds,
+            token: token,
+            maxWindows: maxWindows,
+            maxTraceEvents: maxTraceEvents
+        )
         try server.startInBackground()
         return server
     }

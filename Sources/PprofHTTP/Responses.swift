@@ -50,4 +50,17 @@ struct Response: Sendable {
             body: bytes
         )
     }
+
+    /// A timeline download: Chrome trace event JSON, for Perfetto, chrome://tracing, speedscope.
+    static func timeline(_ json: [UInt8]) -> Response {
+        Response(
+            status: .ok,
+            headers: HTTPHeaders([
+                ("Content-Type", "application/json"),
+                ("Content-Disposition", "attachment; filename=\"trace.json\""),
+                ("X-Content-Type-Options", "nosniff"),
+            ]),
+            body: json
+        )
+    }
 }

@@ -12,6 +12,7 @@ struct Routes: Sendable {
     let maxSeconds: Int
     let token: String?
     let windows: WindowLimit
+    let maxTraceEvents: Int
 
     /// The answer to one request.
     ///
@@ -42,11 +43,12 @@ struct Routes: Sendable {
         }
         guard path.hasPrefix(Self.prefix) else { return .error(.notFound, "not found: \(path.prefix(128))") }
         let name = path.dropFirst(Self.prefix.count)
-        enum Endpoint { case index, profile, cmdline }
+        enum Endpoint { case index, profile, trace, cmdline }
         let endpoint: Endpoint
         switch name {
         case "": endpoint = .index
         case "profile": endpoint = .profile
+        case "trace": endpoint = .trace
         case "cmdline": endpoint = .cmdline
         case _ where Self.notProduced.contains(String(name)):
             return .error(
@@ -69,6 +71,7 @@ struct Routes: Sendable {
             switch endpoint {
             case .index: return .html(IndexPage.render(maxSeconds: maxSeconds))
             case .profile: return try await profile(query, wait: wait)
+            case .trace: return try await trace(query, wait: wait)
             case .cmdline: return Self.cmdline()
             }
         } catch let invalid as QueryParameters.Invalid {
@@ -101,6 +104,27 @@ struct Routes: Sendable {
             return .error(.serviceUnavailable, "the window was cut short")
         }
         return debug == "1" ? .text(.ok, recorded.report()) : .profile(recorded.pprof())
+    }
+
+    /// `trace?seconds=N` (default 1, as Go's): the window's raw events as a timeline in the
+    /// Chrome trace event format, at most `maxTraceEvents` of them.
+    private func trace(_ query: QueryParameters, wait: @Sendable (Duration) async -> Bool) async throws -> Response {
+        let seconds = try query.integer("seconds", in: 1...maxSeconds, default: 1)
+        guard windows.acquire() else {
+            return .error(
+                .serviceUnavailable,
+                "\(windows.limit) profile windows are open already; retry later",
+                headers: [("Retry-After", String(min(seconds, 30)))]
+            )
+        }
+        defer { windows.release() }
+        let window = TimelineWindow.start(limit: maxTraceEvents)
+        let completed = await wait(.seconds(seconds))
+        let timeline = window.stop()
+        guard completed else {
+            return .error(.serviceUnavailable, "the window was cut short")
+        }
+        return .timeline(timeline.json)
     }
 
     private static func cmdline() -> Response {

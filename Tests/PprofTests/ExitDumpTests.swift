@@ -108,6 +108,42 @@ import Testing
         #expect(try Self.decode(dir.appendingPathComponent("p.pb.gz")).stacks.allSatisfy { $0.labels.isEmpty })
     }
 
+    /// PPROF_TRACE_OUTPUT: the whole run as a timeline at exit, beside or without PPROF_OUTPUT.
+    @Test func aWholeRunTimelineIsWrittenAtExit() throws {
+        let dir = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let run = try Self.run(
+            "workload",
+            environment: ["PPROF_TRACE_OUTPUT": dir.path + "/trace-%p.json", "PPROF_OUTPUT": dir.path + "/run.pb.gz"]
+        )
+        #expect(run.reason == .exit && run.status == 0, "\(run.stderr)")
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
+        #expect(files.count == 2, "\(files)")
+        let name = try #require(files.first { $0.hasPrefix("trace-") && $0.hasSuffix(".json") })
+        #expect(run.stderr.contains("wrote a timeline of 640 events to \(dir.path)/\(name)"), "\(run.stderr)")
+        let object = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent(name))) as? [String: Any]
+        )
+        let events = try #require(object["traceEvents"] as? [[String: Any]])
+        let slices = events.filter { $0["ph"] as? String == "X" }
+        #expect(slices.filter { $0["name"] as? String == "fixture.outer" }.count == 160)
+        #expect(slices.filter { $0["name"] as? String == "fixture.inner" }.count == 480)
+        #expect(Set(slices.compactMap { $0["tid"] as? Int }).count == 4)
+        // The profile is written as before.
+        #expect(try Self.decode(dir.appendingPathComponent("run.pb.gz")).value(path: ["fixture.outer"], type: "calls") == 160)
+
+        // A small limit: the timeline says it was cut.
+        let cut = try Self.run(
+            "workload",
+            environment: ["PPROF_TRACE_OUTPUT": dir.path + "/cut.json", "PPROF_TRACE_EVENTS": "100"]
+        )
+        #expect(cut.status == 0)
+        #expect(cut.stderr.contains("(cut at its limit of events)"), "\(cut.stderr)")
+        let bad = try Self.run("workload", environment: ["PPROF_TRACE_OUTPUT": dir.path + "/b.json", "PPROF_TRACE_EVENTS": "lots"])
+        #expect(bad.status == 0)
+        #expect(bad.stderr.contains("PPROF_TRACE_EVENTS=lots is not a number"))
+    }
+
     @Test func pprofModeChoosesTheModeAndABadOneIsSaidAndIgnored() throws {
         let dir = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -9,6 +9,9 @@ import Glibc
 /// - `PPROF_MODE=fprof|eprof|cprof`: the mode of that whole-run profile (default fprof).
 /// - `PPROF_RING_EVENTS=N`: events per thread's ring, a power of two from 1024 (default 131072).
 /// - `PPROF_CLOCK=monotonic`: use CLOCK_MONOTONIC even where the TSC is usable.
+/// - `PPROF_TRACE_OUTPUT=path`: record from the first hook to exit and write the events as a
+///   timeline (Chrome trace event JSON) there (`%p` becomes the process id); at most
+///   `PPROF_TRACE_EVENTS` events (default 1000000), after which the timeline says it was cut.
 /// - `PPROF_THREAD_LABELS=1`: a `thread` label (the thread's name) on the samples of sync
 ///   scopes. Off by default: in Pyroscope each label value is a series of its own.
 ///
@@ -19,10 +22,12 @@ struct Environment {
     var mode: Profile.Mode = .fprof
     var ringCapacity: Int = 1 << 17
     var threadLabels = false
+    var traceOutput: String?
+    var traceEvents = 1_000_000
 
     static func read() -> Environment {
         var variables: [String: String] = [:]
-        for name in ["PPROF_OUTPUT", "PPROF_MODE", "PPROF_RING_EVENTS", "PPROF_CLOCK", "PPROF_THREAD_LABELS"] {
+        for name in ["PPROF_OUTPUT", "PPROF_MODE", "PPROF_RING_EVENTS", "PPROF_CLOCK", "PPROF_THREAD_LABELS", "PPROF_TRACE_OUTPUT", "PPROF_TRACE_EVENTS"] {
             if let value = getenv(name) { variables[name] = String(cString: value) }
         }
         var environment = Environment(variables: variables)
@@ -43,6 +48,14 @@ struct Environment {
         }
         if let clock = variables["PPROF_CLOCK"], clock != "monotonic", clock != "tsc" {
             warn("PPROF_CLOCK=\(clock) is not tsc or monotonic; choosing by the CPU")
+        }
+        if let trace = variables["PPROF_TRACE_OUTPUT"], !trace.isEmpty { environment.traceOutput = trace }
+        if let text = variables["PPROF_TRACE_EVENTS"] {
+            if let n = Int(text), n >= 1, n <= 1 << 30 {
+                environment.traceEvents = n
+            } else {
+                warn("PPROF_TRACE_EVENTS=\(text) is not a number from 1 to 1073741824; keeping 1000000 events")
+            }
         }
         if let labels = variables["PPROF_THREAD_LABELS"] {
             switch labels {

@@ -42,8 +42,11 @@ enum Recorder {
             Aggregator.shared.start()
             // The flag goes from "uninitialised" straight to its real value: were it off for a
             // moment before the whole-run window opened, other threads' hooks would be lost.
-            if let output = environment.output {
-                ExitDump.arm(path: output, mode: environment.mode)
+            if environment.output != nil || environment.traceOutput != nil {
+                ExitDump.arm(
+                    profile: environment.output.map { ($0, environment.mode) },
+                    timeline: environment.traceOutput.map { ($0, environment.traceEvents) }
+                )
             } else {
                 CPprof_setMode(ModeFlag.off)
             }

@@ -21,7 +21,13 @@ package final class TimelineWindow: @unchecked Sendable {
     /// Starts recording a timeline of at most `limit` events.
     package static func start(limit: Int = defaultLimit) -> TimelineWindow {
         Recorder.initializeIfNeeded()
-        return TimelineWindow(Aggregator.shared.openTimeline(limit: limit))
+        return opened(limit: limit)
+    }
+
+    /// As `start`, for the recorder's own set-up (`PPROF_TRACE_OUTPUT`), which runs inside
+    /// `initializeIfNeeded`.
+    static func opened(limit: Int) -> TimelineWindow {
+        TimelineWindow(Aggregator.shared.openTimeline(limit: limit))
     }
 
     /// Stops it and returns the timeline; a second call returns the same one.
