@@ -1,7 +1,7 @@
 /// Decimal formatting without Foundation, for the report and the pprof comments.
-enum FixedPoint {
+package enum FixedPoint {
     /// `value` rounded to `decimals` places: `format(26.06, decimals: 1) == "26.1"`.
-    static func format(_ value: Double, decimals: Int) -> String {
+    package static func format(_ value: Double, decimals: Int) -> String {
         guard value.isFinite else { return "\(value)" }
         var scale = 1.0
         for _ in 0..<decimals { scale *= 10 }
@@ -11,7 +11,7 @@ enum FixedPoint {
     }
 
     /// Nanoseconds as milliseconds with three decimals: `milliseconds(1_234_567) == "1.235"`.
-    static func milliseconds(_ nanoseconds: UInt64) -> String {
+    package static func milliseconds(_ nanoseconds: UInt64) -> String {
         // Round half up in integers, so large values keep every digit.
         let microseconds = nanoseconds / 1000 + (nanoseconds % 1000 >= 500 ? 1 : 0)
         return digits(microseconds, decimals: 3, negative: false)

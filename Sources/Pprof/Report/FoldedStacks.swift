@@ -27,7 +27,8 @@ extension Profile {
         return text
     }
 
-    private static func foldedName(_ name: String) -> String {
+    /// `name` as one frame of a folded line: `;`, `\\` and line breaks escaped as `folded()` says.
+    package static func foldedName(_ name: String) -> String {
         guard name.unicodeScalars.contains(where: { $0 == ";" || $0 == "\\" || Character($0).isNewline }) else {
             return name
         }
