@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "PprofHTTP", targets: ["PprofHTTP"]),
         .library(name: "PprofTracing", targets: ["PprofTracing"]),
         .executable(name: "pprof-demo", targets: ["pprof-demo"]),
+        .executable(name: "pprof-report", targets: ["pprof-report"]),
     ],
     traits: [
         .trait(
@@ -69,6 +70,20 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        // What pprof-report prints, apart from parsing its arguments: testable without a process.
+        .target(
+            name: "PprofReportCore",
+            dependencies: ["Pprof"]
+        ),
+        // Reads a profile file or URL and prints the report, top, folded stacks or a diff.
+        .executableTarget(
+            name: "pprof-report",
+            dependencies: [
+                "Pprof",
+                "PprofReportCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         // A program with known call counts, run as a child process by the tests of PPROF_OUTPUT
