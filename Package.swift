@@ -110,6 +110,10 @@ let package = Package(
             dependencies: ["Pprof", "PprofSecondModule", "PprofTestSupport", "pprof-fixture"]
         ),
         .testTarget(
+            name: "PprofReportTests",
+            dependencies: ["Pprof", "PprofReportCore", "pprof-report"]
+        ),
+        .testTarget(
             name: "PprofTracingTests",
             dependencies: [
                 "Pprof",

@@ -1,0 +1,59 @@
+import Foundation
+import Pprof
+import Testing
+
+/// The built pprof-report executable, run as a child process on a file.
+@Suite struct ReportToolTests {
+    struct Run {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    static var tool: URL {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(
+            "pprof-report"
+        )
+    }
+
+    static func run(_ arguments: [String]) throws -> Run {
+        let process = Process()
+        process.executableURL = tool
+        process.arguments = arguments
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        // Read before waiting, so that a full pipe cannot stall the child.
+        let output = out.fileHandleForReading.readDataToEndOfFile()
+        let errors = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Run(
+            status: process.terminationStatus,
+            stdout: String(decoding: output, as: UTF8.self),
+            stderr: String(decoding: errors, as: UTF8.self)
+        )
+    }
+
+    @Test func printsTopOfAFileAndFailsCleanlyOnAMissingOne() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("pprof-report-\(UUID().uuidString).pb.gz")
+        try Data(ReportFixtures.nested().pprof()).write(to: path)
+        defer { try? FileManager.default.removeItem(at: path) }
+
+        let top = try Self.run(["top", "--sample-index", "calls", path.path])
+        #expect(top.status == 0, "\(top.stderr)")
+        let parse = top.stdout.split(separator: "\n").first { $0.hasSuffix(" parse") }
+        #expect(parse?.split(separator: " ") == ["4", "40.00%", "40.00%", "4", "40.00%", "parse"], "\(top.stdout)")
+
+        let report = try Self.run(["report", path.path])
+        #expect(report.status == 0)
+        #expect(report.stdout == ReportFixtures.nested().report())
+
+        let missing = path.path + ".missing"
+        let failed = try Self.run(["folded", missing])
+        #expect(failed.status == 1)
+        #expect(failed.stdout == "")
+        #expect(failed.stderr == "pprof-report: cannot read \(missing): No such file or directory\n")
+    }
+}
