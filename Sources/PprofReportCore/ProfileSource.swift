@@ -1,7 +1,8 @@
+import Pprof
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import Pprof
 
 /// Where a profile comes from: a file, or an `http://` URL fetched with one GET.
 ///

@@ -90,6 +90,9 @@ import Testing
     @Test func plainProtobufIsReadAsGzip() throws {
         let profile = ReportFixtures.nested()
         let plain = try ProfileSource.decode(profile.pprofMessage(), from: "plain")
-        #expect(try FoldedLines.render(plain, sampleType: "calls") == FoldedLines.render(try Self.decoded(profile), sampleType: "calls"))
+        #expect(
+            try FoldedLines.render(plain, sampleType: "calls")
+                == FoldedLines.render(try Self.decoded(profile), sampleType: "calls")
+        )
     }
 }

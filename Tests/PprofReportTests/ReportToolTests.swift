@@ -37,7 +37,9 @@ import Testing
     }
 
     @Test func printsTopOfAFileAndFailsCleanlyOnAMissingOne() throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("pprof-report-\(UUID().uuidString).pb.gz")
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "pprof-report-\(UUID().uuidString).pb.gz"
+        )
         try Data(ReportFixtures.nested().pprof()).write(to: path)
         defer { try? FileManager.default.removeItem(at: path) }
 
