@@ -24,6 +24,11 @@ enum IndexPage {
             <td>Records N seconds (<code>seconds=N</code>, default 1) and returns its raw events as a timeline in the
             Chrome trace event format (JSON): open it in Perfetto (ui.perfetto.dev), chrome://tracing or speedscope.
             A timeline holds at most a set number of events and says so when it was cut.</td></tr>
+            <tr><td><a href="threads?debug=1">threads</a></td>
+            <td>What every thread is inside right now: its open scopes, outermost first (alias <code>goroutine</code>).
+            <code>debug=1</code> groups identical stacks with counts, <code>debug=2</code> lists every thread with how long
+            each scope has been open, no <code>debug</code> gives a pprof profile of <code>threads/count</code>. Needs thread
+            tracking (<code>PPROF_TRACK_THREADS=1</code> or <code>PprofServer(trackThreads: true)</code>): \(Threads.isTracking ? "on" : "off").</td></tr>
             <tr><td><a href="cmdline">cmdline</a></td>
             <td>The command line of this program, arguments separated by NUL bytes.</td></tr>
             </table>

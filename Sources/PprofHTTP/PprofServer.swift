@@ -62,14 +62,19 @@ public final class PprofServer: Sendable {
     ///   - maxWindows: Windows open at once through this server (at least 1).
     ///   - maxTraceEvents: The most events a `/debug/pprof/trace` timeline keeps; past it the
     ///     timeline says it was cut.
+    ///   - trackThreads: Keeps recording on from now, so that `/debug/pprof/threads` can say what
+    ///     every thread is inside (every hook then costs what a recorded one does). Off by default;
+    ///     `PPROF_TRACK_THREADS=1` turns it on from the program's first hook.
     public init(
         host: String = "127.0.0.1",
         port: Int = 6060,
         maxSeconds: Int = 300,
         token: String? = nil,
         maxWindows: Int = 8,
-        maxTraceEvents: Int = 200_000
+        maxTraceEvents: Int = 200_000,
+        trackThreads: Bool = false
     ) {
+        if trackThreads { Threads.setTracking(true) }
         // Not delegating to the package initializer: that would make this one `convenience`.
         self.host = host
         self.port = port
@@ -84,7 +89,7 @@ public final class PprofServer: Sendable {
         )
     }
 
-    /// As `init(host:port:maxSeconds:token:maxWindows:maxTraceEvents:)`, with `limits` in place of the
+    /// As `init(host:port:maxSeconds:token:maxWindows:maxTraceEvents:trackThreads:)`, with `limits` in place of the
     /// standard ones (tests shorten them).
     package init(
         host: String = "127.0.0.1",
@@ -128,7 +133,7 @@ public final class PprofServer: Sendable {
     /// server.stop()
     /// ```
     ///
-    /// - Parameters: As `init(host:port:maxSeconds:token:maxWindows:maxTraceEvents:)`.
+    /// - Parameters: As `init(host:port:maxSeconds:token:maxWindows:maxTraceEvents:trackThreads:)`.
     /// - Returns: The server, already listening (`boundPort` is set).
     /// - Throws: When the address cannot be bound.
     public static func start(
@@ -137,7 +142,8 @@ public final class PprofServer: Sendable {
         maxSeconds: Int = 300,
         token: String? = nil,
         maxWindows: Int = 8,
-        maxTraceEvents: Int = 200_000
+        maxTraceEvents: Int = 200_000,
+        trackThreads: Bool = false
     ) throws -> PprofServer {
         let server = PprofServer(
             host: host,
@@ -145,7 +151,8 @@ public final class PprofServer: Sendable {
             maxSeconds: maxSeconds,
             token: token,
             maxWindows: maxWindows,
-            maxTraceEvents: maxTraceEvents
+            maxTraceEvents: maxTraceEvents,
+            trackThreads: trackThreads
         )
         try server.startInBackground()
         return server

@@ -43,12 +43,13 @@ struct Routes: Sendable {
         }
         guard path.hasPrefix(Self.prefix) else { return .error(.notFound, "not found: \(path.prefix(128))") }
         let name = path.dropFirst(Self.prefix.count)
-        enum Endpoint { case index, profile, trace, cmdline }
+        enum Endpoint { case index, profile, trace, threads, cmdline }
         let endpoint: Endpoint
         switch name {
         case "": endpoint = .index
         case "profile": endpoint = .profile
         case "trace": endpoint = .trace
+        case "threads", "goroutine": endpoint = .threads
         case "cmdline": endpoint = .cmdline
         case _ where Self.notProduced.contains(String(name)):
             return .error(
@@ -72,6 +73,7 @@ struct Routes: Sendable {
             case .index: return .html(IndexPage.render(maxSeconds: maxSeconds))
             case .profile: return try await profile(query, wait: wait)
             case .trace: return try await trace(query, wait: wait)
+            case .threads: return try Self.threads(query)
             case .cmdline: return Self.cmdline()
             }
         } catch let invalid as QueryParameters.Invalid {
@@ -125,6 +127,25 @@ struct Routes: Sendable {
             return .error(.serviceUnavailable, "the window was cut short")
         }
         return .timeline(timeline.json)
+    }
+
+    /// `threads` (alias `goroutine`): what every thread is inside now. `debug=1` groups identical
+    /// stacks, `debug=2` lists every thread, no `debug` gives a pprof of `threads/count`.
+    private static func threads(_ query: QueryParameters) throws -> Response {
+        let debug = try query.choice("debug", of: ["0", "1", "2"], default: "0")
+        guard Threads.isTracking else {
+            return .error(
+                .serviceUnavailable,
+                "thread tracking is off: start the program with PPROF_TRACK_THREADS=1, or the server with "
+                    + "PprofServer(trackThreads: true); scopes entered before it was turned on are not known"
+            )
+        }
+        let threads = Threads.snapshot()
+        switch debug {
+        case "1": return .text(.ok, Threads.text(debug: 1, threads: threads))
+        case "2": return .text(.ok, Threads.text(debug: 2, threads: threads))
+        default: return .profile(Threads.pprof(threads: threads))
+        }
     }
 
     private static func cmdline() -> Response {

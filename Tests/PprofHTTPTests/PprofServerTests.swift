@@ -169,7 +169,7 @@ struct PprofServerTests {
                 #expect(answer.status == 404)
                 #expect(answer.text.contains("this profiler does not produce \(kind) profiles"), "\(answer.text)")
             }
-            for path in ["/", "/debug/pprof/nothing", "/debug/pprofx", "/debug/pprof/goroutine", "/other"] {
+            for path in ["/", "/debug/pprof/nothing", "/debug/pprofx", "/debug/pprof/threadz", "/other"] {
                 let answer = try await HTTPClient.get(port, path)
                 #expect(answer.status == 404, "\(path)")
                 #expect(answer.header("content-type") == "text/plain; charset=utf-8")

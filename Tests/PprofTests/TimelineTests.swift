@@ -93,9 +93,13 @@ struct TimelineTests {
         let parsed = try Self.parse(timeline)
         #expect(timeline.wasCut)
         #expect(parsed.other["cut"] as? String == "true")
-        #expect(Int(parsed.other["eventsNotKept"] as? String ?? "") == 900)
-        #expect(parsed.slices.filter { $0.name == "tl.many" }.count == 50)
-        #expect(String(decoding: timeline.json, as: UTF8.self).contains("timeline cut: 900 events not kept"))
+        // 1000 events made, 100 kept: 50 slices, or one fewer where the thread's first scope was
+        // preceded by a two-event context record (once another test has made a task context).
+        let kept = parsed.slices.filter { $0.name == "tl.many" }.count
+        let notKept = try #require(Int(parsed.other["eventsNotKept"] as? String ?? ""))
+        #expect(kept == 50 || kept == 49, "\(kept)")
+        #expect(notKept == 1000 - 2 * kept || notKept == 1000 - 2 * kept + 2, "\(notKept) not kept, \(kept) slices")
+        #expect(String(decoding: timeline.json, as: UTF8.self).contains("timeline cut: \(notKept) events not kept"))
     }
 
     @Test func scopesOpenAtTheEdgesAreClippedToTheWindow() throws {

@@ -80,6 +80,9 @@ final class Aggregator: @unchecked Sendable {
     private let tree = CallTree()
     private var retired = Totals()
     private var windows: [Window] = []
+    /// Thread tracking (`PPROF_TRACK_THREADS`): recording stays on with no window open, so that
+    /// the folders' stacks say what every thread is inside.
+    private var tracking = false
     /// Timeline windows open now: each copies the events drained while it is open.
     private var timelines: [TimelineCapture] = []
     private var started = false
@@ -124,7 +127,7 @@ final class Aggregator: @unchecked Sendable {
         while true {
             let recording = lock.withLock { () -> Bool in
                 drain()
-                return !windows.isEmpty
+                return !windows.isEmpty || tracking
             }
             // Drain often while recording, so rings stay far from full; rarely otherwise, only
             // to free the rings of threads that ended. Opening a window cuts the sleep short.
@@ -207,7 +210,7 @@ final class Aggregator: @unchecked Sendable {
     private func updateModeFlag(opening: Profile.Mode? = nil) {
         let modes = windows.map(\.mode) + (opening.map { [$0] } ?? [])
         let flag: UInt8
-        if modes.contains(where: { $0 != .cprof }) {
+        if tracking || modes.contains(where: { $0 != .cprof }) {
             flag = Clock.timedMode
         } else if !modes.isEmpty {
             flag = ModeFlag.counting
@@ -305,5 +308,47 @@ final class Aggregator: @unchecked Sendable {
         }
         _ = close(window)
         return Timeline(capture: capture, endTicks: endTicks, nanosPerTick: Clock.nanosecondsPerTick())
+    }
+
+    // MARK: Thread tracking
+
+    /// Whether thread tracking is on.
+    var isTracking: Bool { lock.withLock { tracking } }
+
+    /// Turns thread tracking on or off. Scopes entered while it was off are not known to it.
+    func setTracking(_ on: Bool) {
+        lock.withLock {
+            tracking = on
+            updateModeFlag()
+            wakeup.signal()
+        }
+    }
+
+    /// One thread as the threads endpoint shows it.
+    struct ThreadSnapshot {
+        var id: UInt32
+        var name: String
+        /// Open scopes, outermost first: probe and nanoseconds open.
+        var frames: [(probe: UInt32, openNanoseconds: UInt64)]
+    }
+
+    /// What every live thread is inside now: its rings drained first, so the stacks are as of
+    /// this moment (give or take the events a thread writes while this runs).
+    func threadSnapshots() -> [ThreadSnapshot] {
+        lock.withLock {
+            drain()
+            let now = Clock.now()
+            let nanosPerTick = Clock.nanosecondsPerTick()
+            return folders.map { folder in
+                ThreadSnapshot(
+                    id: folder.threadID,
+                    name: folder.name,
+                    frames: folder.stack.map { frame in
+                        let open = frame.start != 0 && now > frame.start ? Double(now &- frame.start) * nanosPerTick : 0
+                        return (frame.probe, UInt64(open.rounded()))
+                    }
+                )
+            }
+        }
     }
 }

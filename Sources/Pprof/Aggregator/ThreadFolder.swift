@@ -32,6 +32,9 @@ final class ThreadFolder {
         /// are touched once, when the frame closes (or at a window's edge), not at every event
         /// under it. In a large tree each touch is a cache miss.
         var pendingOwn: UInt64 = 0
+        /// When the frame was entered (its enter's timestamp; 0 without a clock), for the
+        /// threads endpoint's "open for how long".
+        var start: UInt64 = 0
 
         var isPlaceholder: Bool { placeholderLow != 0 }
     }
@@ -173,7 +176,7 @@ final class ThreadFolder {
                             // The exit will add to this node's counters: in a large tree they are
                             // not in the cache, and the load can start now.
                             CPprof_prefetchForWrite(storage.counters + Int(found.node))
-                            frames[depth] = Frame(node: found.node, depth: d, probe: p, table: found.table)
+                            frames[depth] = Frame(node: found.node, depth: d, probe: p, table: found.table, start: ts)
                             depth += 1
                             folded &+= 1
                             continue
@@ -193,7 +196,7 @@ final class ThreadFolder {
                         }
                     }
                     if let found {
-                        frames[0] = Frame(node: found.node, depth: 1, probe: p, table: found.table)
+                        frames[0] = Frame(node: found.node, depth: 1, probe: p, table: found.table, start: ts)
                         depth = 1
                         folded &+= 1
                         continue
@@ -321,7 +324,7 @@ final class ThreadFolder {
             rootChild = found.node
             rootChildTable = found.table
         }
-        push(Frame(node: found.node, depth: d, probe: p, table: found.table))
+        push(Frame(node: found.node, depth: d, probe: p, table: found.table, start: lastTime))
     }
 
     /// A gap ended: frames above `lowWater` were closed while events were dropped.
@@ -346,7 +349,7 @@ final class ThreadFolder {
             return
         }
         let node = tree.child(of: top?.node ?? base, probe: ProbeRegistry.droppedProbe)
-        push(Frame(node: node, depth: d &- 1, probe: ProbeRegistry.droppedProbe, placeholderLow: parentDepth &+ 1))
+        push(Frame(node: node, depth: d &- 1, probe: ProbeRegistry.droppedProbe, placeholderLow: parentDepth &+ 1, start: lastTime))
     }
 
     @inline(never)

@@ -12,6 +12,9 @@ import Glibc
 /// - `PPROF_TRACE_OUTPUT=path`: record from the first hook to exit and write the events as a
 ///   timeline (Chrome trace event JSON) there (`%p` becomes the process id); at most
 ///   `PPROF_TRACE_EVENTS` events (default 1000000), after which the timeline says it was cut.
+/// - `PPROF_TRACK_THREADS=1`: keep recording on from the first hook, so that
+///   `/debug/pprof/threads` can say what every thread is inside (each hook then costs what a
+///   recorded one does).
 /// - `PPROF_THREAD_LABELS=1`: a `thread` label (the thread's name) on the samples of sync
 ///   scopes. Off by default: in Pyroscope each label value is a series of its own.
 ///
@@ -22,12 +25,13 @@ struct Environment {
     var mode: Profile.Mode = .fprof
     var ringCapacity: Int = 1 << 17
     var threadLabels = false
+    var trackThreads = false
     var traceOutput: String?
     var traceEvents = 1_000_000
 
     static func read() -> Environment {
         var variables: [String: String] = [:]
-        for name in ["PPROF_OUTPUT", "PPROF_MODE", "PPROF_RING_EVENTS", "PPROF_CLOCK", "PPROF_THREAD_LABELS", "PPROF_TRACE_OUTPUT", "PPROF_TRACE_EVENTS"] {
+        for name in ["PPROF_OUTPUT", "PPROF_MODE", "PPROF_RING_EVENTS", "PPROF_CLOCK", "PPROF_THREAD_LABELS", "PPROF_TRACE_OUTPUT", "PPROF_TRACE_EVENTS", "PPROF_TRACK_THREADS"] {
             if let value = getenv(name) { variables[name] = String(cString: value) }
         }
         var environment = Environment(variables: variables)
@@ -55,6 +59,13 @@ struct Environment {
                 environment.traceEvents = n
             } else {
                 warn("PPROF_TRACE_EVENTS=\(text) is not a number from 1 to 1073741824; keeping 1000000 events")
+            }
+        }
+        if let track = variables["PPROF_TRACK_THREADS"] {
+            switch track {
+            case "1", "true", "yes": environment.trackThreads = true
+            case "0", "false", "no", "": break
+            default: warn("PPROF_TRACK_THREADS=\(track) is not 1 or 0; not tracking threads")
             }
         }
         if let labels = variables["PPROF_THREAD_LABELS"] {

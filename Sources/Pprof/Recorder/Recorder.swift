@@ -42,12 +42,13 @@ enum Recorder {
             Aggregator.shared.start()
             // The flag goes from "uninitialised" straight to its real value: were it off for a
             // moment before the whole-run window opened, other threads' hooks would be lost.
+            if environment.trackThreads { Aggregator.shared.setTracking(true) }
             if environment.output != nil || environment.traceOutput != nil {
                 ExitDump.arm(
                     profile: environment.output.map { ($0, environment.mode) },
                     timeline: environment.traceOutput.map { ($0, environment.traceEvents) }
                 )
-            } else {
+            } else if !environment.trackThreads {
                 CPprof_setMode(ModeFlag.off)
             }
             initialized.store(true, ordering: .releasing)
