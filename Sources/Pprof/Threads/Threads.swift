@@ -86,7 +86,7 @@ package enum Threads {
             let key = thread.frames.map { Frame(name: $0.name, file: $0.file, line: $0.line, openNanoseconds: 0) }
             groups[key, default: []].append(thread)
         }
-        for (stack, members) in groups.sorted(by: { ($0.value.count, $1.key.count) > ($1.value.count, $0.key.count) }) {
+        for (stack, members) in groups.sorted(by: { ($0.value.count, $0.key.count) > ($1.value.count, $1.key.count) }) {
             out += "\n\(members.count) @ \(members.map { "\"\($0.name)\"" }.joined(separator: ", "))\n"
             if stack.isEmpty { out += "    (no open scope)\n" }
             for frame in stack.reversed() { out += "    \(frame.name)  \(location(frame))\n" }
