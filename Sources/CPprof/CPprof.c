@@ -72,6 +72,74 @@ size_t CPprof_buildID(uint8_t *buffer, size_t capacity) {
     return search.length;
 }
 
+static int readBuildID(struct dl_phdr_info *info, uint8_t *buffer, size_t capacity, size_t *length) {
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *phdr = &info->dlpi_phdr[i];
+        if (phdr->p_type != PT_NOTE) continue;
+        const uint8_t *note = (const uint8_t *)(info->dlpi_addr + phdr->p_vaddr);
+        const uint8_t *end = note + phdr->p_memsz;
+        while (note + sizeof(ElfW(Nhdr)) <= end) {
+            const ElfW(Nhdr) *nhdr = (const ElfW(Nhdr) *)note;
+            const uint8_t *name = note + sizeof(ElfW(Nhdr));
+            const uint8_t *desc = name + ((nhdr->n_namesz + 3) & ~3u);
+            if (desc + nhdr->n_descsz > end) break;
+            if (nhdr->n_type == NT_GNU_BUILD_ID && nhdr->n_namesz == 4 && memcmp(name, "GNU", 4) == 0) {
+                size_t n = nhdr->n_descsz < capacity ? nhdr->n_descsz : capacity;
+                memcpy(buffer, desc, n);
+                *length = n;
+                return 1;
+            }
+            note = desc + ((nhdr->n_descsz + 3) & ~3u);
+        }
+    }
+    return 0;
+}
+
+struct objectSearch {
+    uintptr_t address;
+    CPprof_Object *object;
+    int index;
+    int found;
+};
+
+static int findObject(struct dl_phdr_info *info, size_t size, void *data) {
+    (void)size;
+    struct objectSearch *search = data;
+    int index = search->index++;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *phdr = &info->dlpi_phdr[i];
+        if (phdr->p_type != PT_LOAD) continue;
+        uintptr_t start = info->dlpi_addr + phdr->p_vaddr;
+        if (search->address < start || search->address >= start + phdr->p_memsz) continue;
+        CPprof_Object *object = search->object;
+        // The first object dl_iterate_phdr reports is the main program (its name is "").
+        object->isMain = index == 0;
+        const char *name = info->dlpi_name ? info->dlpi_name : "";
+        size_t n = strlen(name);
+        if (n >= sizeof object->path) n = sizeof object->path - 1;
+        memcpy(object->path, name, n);
+        object->path[n] = 0;
+        object->bias = info->dlpi_addr;
+        object->buildIDLength = 0;
+        readBuildID(info, object->buildID, sizeof object->buildID, &object->buildIDLength);
+        search->found = 1;
+        return 1;
+    }
+    return 0;
+}
+
+int CPprof_objectForAddress(uintptr_t address, CPprof_Object *object) {
+    struct objectSearch search = {address, object, 0, 0};
+    dl_iterate_phdr(findObject, &search);
+    return search.found;
+}
+
+#include <execinfo.h>
+
+int CPprof_backtrace(void **buffer, int capacity) {
+    return backtrace(buffer, capacity);
+}
+
 static pthread_key_t exitKey;
 
 int CPprof_installThreadExitHook(void (*destructor)(void *)) {

@@ -120,6 +120,27 @@ static inline uint64_t CPprof_wallNanos(void) {
 /// Copies the main executable's GNU build id into `buffer`; returns its length, or 0.
 size_t CPprof_buildID(uint8_t *buffer, size_t capacity);
 
+/// The loaded object (the main program or a shared object) that holds `address`.
+typedef struct {
+    /// Its path as the dynamic loader knows it; "" for the main program.
+    char path[4096];
+    /// What was added to its link-time addresses when it was loaded.
+    uintptr_t bias;
+    /// Its GNU build id (buildIDLength bytes), if it has one.
+    uint8_t buildID[64];
+    size_t buildIDLength;
+    /// 1 for the main program.
+    int isMain;
+} CPprof_Object;
+
+/// Finds the object holding `address`; returns 1 and fills `object`, or returns 0.
+int CPprof_objectForAddress(uintptr_t address, CPprof_Object *object);
+
+/// The return addresses of the calling thread's stack, innermost first (glibc `backtrace`):
+/// at most `capacity`; returns how many. Unwinds with the objects' unwind tables, so it needs no
+/// frame pointers. Slow (it may load the unwinder): for once-per-call-site paths only.
+int CPprof_backtrace(void **buffer, int capacity);
+
 /// Creates the pthread key whose destructor runs `destructor(state)` when a thread with a
 /// recorder state exits. Returns 0 on success.
 int CPprof_installThreadExitHook(void (*destructor)(void *));
