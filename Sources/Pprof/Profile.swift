@@ -25,20 +25,36 @@ public struct Profile: Sendable {
 
     /// One function of the profile: the identity of one probe (a name at a call site).
     package struct Function: Sendable, Hashable {
-        /// The name the user gave the scope.
+        /// The name the user gave the scope; for an unnamed scope its enclosing function,
+        /// qualified where known (`JSONParser.parse(_:)`), else `#function`.
         package var name: String
-        /// The qualified name where known, else `name`.
+        /// The enclosing function's demangled symbol where known, else `name`.
         package var systemName: String
         /// `#fileID` of the call site.
         package var file: String
         /// `#line` of the call site.
         package var line: Int
+        /// The shared object that holds the call site; nil for the main program (or unknown).
+        package var mapping: Mapping?
 
-        package init(name: String, systemName: String? = nil, file: String, line: Int) {
+        package init(name: String, systemName: String? = nil, file: String, line: Int, mapping: Mapping? = nil) {
             self.name = name
             self.systemName = systemName ?? name
             self.file = file
             self.line = line
+            self.mapping = mapping
+        }
+    }
+
+    /// A loaded object (pprof `Mapping`) that holds call sites: its path and GNU build id.
+    package struct Mapping: Sendable, Hashable {
+        package var path: String
+        /// Lowercase hex, or "" when it was linked without one.
+        package var buildID: String
+
+        package init(path: String, buildID: String) {
+            self.path = path
+            self.buildID = buildID
         }
     }
 

@@ -1,0 +1,285 @@
+import CPprof
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The Swift runtime's demangler (libswiftCore exports it): with no output buffer it returns a
+/// `malloc`ed string, or nil if `mangled` is not a Swift symbol.
+@_silgen_name("swift_demangle")
+private func swiftDemangle(
+    _ mangled: UnsafePointer<CChar>,
+    _ length: Int,
+    _ outputBuffer: UnsafeMutablePointer<CChar>?,
+    _ outputBufferSize: UnsafeMutablePointer<Int>?,
+    _ flags: UInt32
+) -> UnsafeMutablePointer<CChar>?
+
+/// Names a call site the way Swift writes its enclosing function, found once per call site:
+/// the first frame of the calling thread's stack outside Pprof (the function that inlined the
+/// hook, or in a debug build the one that called it), its symbol from the `.symtab` of the object
+/// that holds it, demangled by the Swift runtime.
+///
+/// ```swift
+/// // In `struct JSONParser { func parse(_ text: String) { let t = Trace.enter() … } }`:
+/// CallSiteNames.enclosing(function: "parse(_:)")
+/// // name "JSONParser.parse(_:)", systemName "App.JSONParser.parse(Swift.String) -> ()"
+/// ```
+///
+/// The symbol is trusted only where it agrees with `#function`: the hook may have been inlined,
+/// with its function, into a caller, whose symbol then names another function. Then, or where
+/// the object has no `.symtab` (stripped), the answer is nil and `#function` names the scope.
+enum CallSiteNames {
+    struct Site {
+        /// The qualified name without the module: `JSONParser.parse(_:)`, `closure #1 in f()`.
+        var name: String
+        /// The whole demangled symbol.
+        var systemName: String
+        /// The shared object holding the call site; nil for the main program.
+        var mapping: Profile.Mapping?
+    }
+
+    /// The enclosing function of the hook that is registering a call site (call it from the
+    /// registration path, inside Pprof), checked against `function` (its `#function`).
+    static func enclosing(function: String) -> Site? {
+        // Not an array's buffer closure: in a debug build its frame would come first.
+        let capacity = 48
+        let frames = UnsafeMutablePointer<UnsafeMutableRawPointer?>.allocate(capacity: capacity)
+        defer { frames.deallocate() }
+        let count = Int(CPprof_backtrace(frames, Int32(capacity)))
+        // This function's caller chain: the shim, then Pprof's frames down to the hook, then the
+        // code that holds the hook.
+        var inPprof = false
+        for frame in UnsafeBufferPointer(start: frames, count: count) {
+            guard let frame else { return nil }
+            // A return address: the call is the instruction before it.
+            let address = UInt(bitPattern: frame) &- 1
+            guard let (symbol, object) = symbol(at: address) else { return nil }
+            if symbol.hasPrefix("$s5Pprof") {
+                inPprof = true
+                continue
+            }
+            if !inPprof { continue }
+            guard let demangled = demangle(symbol), let name = qualifiedName(demangled: demangled, function: function)
+            else { return nil }
+            return Site(name: name, systemName: demangled, mapping: object)
+        }
+        return nil
+    }
+
+    /// `demangled` shortened to how Swift writes a function in source: its context without the
+    /// module, then `function`; closures prefixed `closure #N in`. Nil when `demangled` does not
+    /// name `function` (the hook was inlined into another function).
+    static func qualifiedName(demangled full: String, function: String) -> String? {
+        let base = String(function.prefix { $0 != "(" })
+        guard !base.isEmpty else { return nil }
+        var text = Array(full.replacingPrivateDiscriminators().utf8)
+        text = Array(String(decoding: text, as: UTF8.self).replacingAll("__allocating_init", with: "init").utf8)
+        let needle = Array(("." + base).utf8)
+        // The last mention: after every closure's signature and a specialization's types.
+        var match: Int?
+        var i = text.count - needle.count
+        while i >= 0 {
+            if text[i..<(i + needle.count)].elementsEqual(needle) {
+                let after = i + needle.count
+                if after == text.count || [UInt8(ascii: "("), UInt8(ascii: "<"), UInt8(ascii: "."), UInt8(ascii: " ")].contains(text[after]) {
+                    match = i
+                    break
+                }
+            }
+            i -= 1
+        }
+        guard let dot = match else { return nil }
+        // The context: back over identifiers, dots and generic arguments.
+        var start = dot
+        var depth = 0
+        while start > 0 {
+            let c = text[start - 1]
+            if c == UInt8(ascii: ">") {
+                depth += 1
+            } else if c == UInt8(ascii: "<") {
+                if depth == 0 { break }
+                depth -= 1
+            } else if depth == 0 && !(c == UInt8(ascii: ".") || c == UInt8(ascii: "_") || c >= 0x80
+                || (c >= 0x30 && c <= 0x39) || (c | 0x20 >= 0x61 && c | 0x20 <= 0x7A))
+            {
+                break
+            }
+            start -= 1
+        }
+        var context: [UInt8] = []
+        depth = 0
+        for c in text[start..<dot] {
+            if c == UInt8(ascii: "<") { depth += 1 } else if c == UInt8(ascii: ">") { depth -= 1 } else if depth == 0 { context.append(c) }
+        }
+        // Drop the module: the first component.
+        var components = String(decoding: context, as: UTF8.self).split(separator: ".", omittingEmptySubsequences: false)
+        if !components.isEmpty { components.removeFirst() }
+        var name = components.map { $0 + "." }.joined() + function
+        // Closures around the call site, innermost first, as the demangler lists them.
+        let prefix = String(decoding: text[..<start], as: UTF8.self)
+        var closures: [String] = []
+        var rest = Substring(prefix)
+        while let range = rest.firstRange(of: "closure #") {
+            var end = range.upperBound
+            while end < rest.endIndex && rest[end].isNumber { end = rest.index(after: end) }
+            let implicit = rest[..<range.lowerBound].hasSuffix("implicit ")
+            closures.append((implicit ? "implicit " : "") + String(rest[range.lowerBound..<end]))
+            rest = rest[end...]
+        }
+        if !closures.isEmpty { name = closures.map { $0 + " in " }.joined() + name }
+        return name
+    }
+
+    static func demangle(_ symbol: String) -> String? {
+        guard symbol.hasPrefix("$s") else { return nil }
+        return symbol.withCString { mangled in
+            guard let raw = swiftDemangle(mangled, strlen(mangled), nil, nil, 0) else { return nil }
+            defer { free(raw) }
+            return String(cString: raw)
+        }
+    }
+
+    // MARK: Symbols
+
+    private static let lock = Lock()
+    nonisolated(unsafe) private static var tables: [String: SymbolTable?] = [:]  // guarded by `lock`
+
+    /// The object that holds `address`: whether it is the main program, its path (as the loader
+    /// knows it; "" for the main program), its GNU build id, and its load bias.
+    static func object(at address: UInt) -> (isMain: Bool, mapping: Profile.Mapping, bias: UInt)? {
+        var object = CPprof_Object()
+        guard CPprof_objectForAddress(address, &object) != 0 else { return nil }
+        let path = withUnsafeBytes(of: &object.path) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+        let buildID = withUnsafeBytes(of: &object.buildID) { ExecutableMapping.hex($0.prefix(object.buildIDLength)) }
+        return (object.isMain != 0, Profile.Mapping(path: path, buildID: buildID), object.bias)
+    }
+
+    /// The function symbol that holds `address`, and its object (nil for the main program).
+    static func symbol(at address: UInt) -> (String, Profile.Mapping?)? {
+        guard let (isMain, mapping, bias) = object(at: address) else { return nil }
+        let file = isMain ? "/proc/self/exe" : mapping.path
+        let table: SymbolTable? = lock.withLock {
+            if let cached = tables[file] { return cached }
+            let loaded = SymbolTable(path: file)
+            tables[file] = loaded
+            return loaded
+        }
+        guard let table, let name = table.symbol(at: UInt64(address &- bias)) else { return nil }
+        return (name, isMain ? nil : mapping)
+    }
+}
+
+/// An ELF object's `.symtab` functions, sorted by address (the file stays mapped: the names are
+/// read from its `.strtab` on demand).
+final class SymbolTable: @unchecked Sendable {
+    private let base: UnsafeRawPointer
+    private let size: Int
+    private var starts: [UInt64] = []
+    private var ends: [UInt64] = []
+    private var names: [Int] = []  // file offsets of the names
+
+    init?(path: String) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_size > 64 else { return nil }
+        size = Int(info.st_size)
+        guard let mapped = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), mapped != MAP_FAILED else { return nil }
+        base = UnsafeRawPointer(mapped)
+        guard load() else {
+            munmap(mapped, size)
+            return nil
+        }
+    }
+
+    private func u16(_ o: Int) -> Int { Int(base.loadUnaligned(fromByteOffset: o, as: UInt16.self)) }
+    private func u32(_ o: Int) -> Int { Int(base.loadUnaligned(fromByteOffset: o, as: UInt32.self)) }
+    private func u64(_ o: Int) -> UInt64 { base.loadUnaligned(fromByteOffset: o, as: UInt64.self) }
+
+    /// Reads the section headers of a 64-bit little-endian ELF file and sorts its functions.
+    private func load() -> Bool {
+        // "\x7fELF", ELFCLASS64, ELFDATA2LSB
+        guard u32(0) == 0x464C_457F, base.load(fromByteOffset: 4, as: UInt8.self) == 2,
+            base.load(fromByteOffset: 5, as: UInt8.self) == 1
+        else { return false }
+        let shoff = Int(u64(0x28))
+        let shentsize = u16(0x3A)
+        let shnum = u16(0x3C)
+        guard shoff > 0, shentsize >= 64, shoff + shnum * shentsize <= size else { return false }
+        for index in 0..<shnum {
+            let header = shoff + index * shentsize
+            guard u32(header + 4) == 2 else { continue }  // SHT_SYMTAB
+            let offset = Int(u64(header + 24))
+            let length = Int(u64(header + 32))
+            let link = u32(header + 40)
+            guard link < shnum, offset + length <= size else { return false }
+            let strings = Int(u64(shoff + link * shentsize + 24))
+            let stringsLength = Int(u64(shoff + link * shentsize + 32))
+            guard strings + stringsLength <= size else { return false }
+            var symbols: [(UInt64, UInt64, Int)] = []
+            var entry = offset
+            while entry + 24 <= offset + length {
+                let kind = base.load(fromByteOffset: entry + 4, as: UInt8.self) & 0xF
+                let value = u64(entry + 8)
+                let name = u32(entry)
+                if kind == 2 && value != 0 && name < stringsLength {  // STT_FUNC
+                    symbols.append((value, u64(entry + 16), strings + name))
+                }
+                entry += 24
+            }
+            symbols.sort { $0.0 < $1.0 }
+            starts = symbols.map { $0.0 }
+            ends = symbols.map { $0.0 &+ max($0.1, 1) }
+            names = symbols.map { $0.2 }
+            return true
+        }
+        return false
+    }
+
+    /// The function whose range holds `address` (a link-time address).
+    func symbol(at address: UInt64) -> String? {
+        var low = 0
+        var high = starts.count
+        while low < high {
+            let mid = (low + high) / 2
+            if starts[mid] <= address { low = mid + 1 } else { high = mid }
+        }
+        guard low > 0, address < ends[low - 1] else { return nil }
+        return String(cString: (base + names[low - 1]).assumingMemoryBound(to: CChar.self))
+    }
+}
+
+extension String {
+    /// `(Name in _0123ABCD)`, the demangler's spelling of a private declaration, as `Name`.
+    fileprivate func replacingPrivateDiscriminators() -> String {
+        var result = ""
+        var rest = Substring(self)
+        while let open = rest.firstIndex(of: "(") {
+            result += rest[..<open]
+            let tail = rest[rest.index(after: open)...]
+            if let inRange = tail.firstRange(of: " in _"), let close = tail[inRange.upperBound...].firstIndex(of: ")"),
+                !tail[..<inRange.lowerBound].contains(where: { !($0.isLetter || $0.isNumber || $0 == "_") }),
+                tail[inRange.upperBound..<close].allSatisfy({ $0.isHexDigit })
+            {
+                result += tail[..<inRange.lowerBound]
+                rest = tail[tail.index(after: close)...]
+            } else {
+                result += "("
+                rest = tail
+            }
+        }
+        return result + rest
+    }
+
+    fileprivate func replacingAll(_ target: String, with replacement: String) -> String {
+        var result = ""
+        var rest = Substring(self)
+        while let range = rest.firstRange(of: target) {
+            result += rest[..<range.lowerBound] + replacement
+            rest = rest[range.upperBound...]
+        }
+        return result + rest
+    }
+}
