@@ -76,19 +76,47 @@ public enum Trace {
     ///   - file: The call site's file; leave the default.
     ///   - line: The call site's line; leave the default.
     /// - Returns: The token to give to `exit(_:)`.
+    ///   - function: The enclosing function (`#function`); leave the default. Its qualified
+    ///     name becomes the frame's `system_name`.
     @inlinable @inline(__always)
-    public static func enter(_ name: StaticString, file: StaticString = #fileID, line: UInt = #line) -> Token {
+    public static func enter(
+        _ name: StaticString,
+        file: StaticString = #fileID,
+        line: UInt = #line,
+        function: StaticString = #function
+    ) -> Token {
         #if PPROF_DISABLED
         return Token.idle
         #else
         let mode = CPprof_mode()
         if _fastPath(mode == ModeFlag.off) { return Token.enteredIdle() }
         guard let raw = CPprof_getThreadState() else {
-            return Recorder.enterUnregistered(name, file, line)
+            return Recorder.enterUnregistered(name, file, line, function)
         }
         let state = ThreadState(raw)
-        return state.enter(probe: state.probe(name, file, line), mode: mode)
+        return state.enter(probe: state.probe(name, file, line, function: function), mode: mode)
         #endif
+    }
+
+    /// Marks the beginning of a scope named after its enclosing function; pair it with `exit(_:)`.
+    ///
+    /// The frame shows the function the way Swift writes it, qualified (`JSONParser.parse(_:)`),
+    /// found once per call site from the symbol of the code that holds the call; where that is
+    /// not known (a stripped binary, or the function was inlined into its caller) it shows
+    /// `#function` (`parse(_:)`). It costs what `enter(_:)` costs.
+    ///
+    /// ```swift
+    /// func parse(_ text: String) throws -> Document {
+    ///     let t = Trace.enter()   // "JSONParser.parse(_:)"
+    ///     defer { Trace.exit(t) }
+    ///     …
+    /// }
+    /// ```
+    @inlinable @inline(__always)
+    public static func enter(function: StaticString = #function, file: StaticString = #fileID, line: UInt = #line) -> Token {
+        // The unnamed probe is keyed by `#function`'s address and the line with its top bit set
+        // (a constant), so it never shares a cache slot with a literal name of the same text.
+        enter(function, file: file, line: line | Recorder.unnamedLineBit, function: function)
     }
 
     /// Marks the beginning of a scope whose name is known only at run time.
@@ -149,10 +177,37 @@ public enum Trace {
         _ name: StaticString,
         file: StaticString = #fileID,
         line: UInt = #line,
+        function: StaticString = #function,
         _ body: () throws -> R
     ) rethrows -> R {
-        let token = enter(name, file: file, line: line)
+        let token = enter(name, file: file, line: line, function: function)
         // Explicit exits rather than `defer`: the optimizer then inlines the exit reliably.
+        do {
+            let result = try body()
+            exit(token)
+            return result
+        } catch {
+            exit(token)
+            throw error
+        }
+    }
+
+    /// Runs `body` inside a scope named after its enclosing function (see `enter(function:file:line:)`),
+    /// and returns what it returns.
+    ///
+    /// ```swift
+    /// init(bytes: [UInt8]) {
+    ///     table = Trace.scope { Table(bytes) }   // "Index.init(bytes:)"
+    /// }
+    /// ```
+    @inlinable @inline(__always)
+    public static func scope<R>(
+        function: StaticString = #function,
+        file: StaticString = #fileID,
+        line: UInt = #line,
+        _ body: () throws -> R
+    ) rethrows -> R {
+        let token = enter(function, file: file, line: line | Recorder.unnamedLineBit, function: function)
         do {
             let result = try body()
             exit(token)

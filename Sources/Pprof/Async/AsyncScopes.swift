@@ -6,11 +6,11 @@ import CPprof
 package enum AsyncScopes {
     /// Opens the frame of an async scope named by a literal; nil while nothing records.
     @usableFromInline @inline(never)
-    static func open(_ name: StaticString, _ file: StaticString, _ line: UInt) -> AsyncFrame? {
+    static func open(_ name: StaticString, _ file: StaticString, _ line: UInt, _ function: StaticString = "") -> AsyncFrame? {
         Recorder.initializeIfNeeded()
         let mode = CPprof_mode()
         guard mode != ModeFlag.off, let state = Recorder.currentThreadState() else { return nil }
-        return open(probe: state.probe(name, file, line), mode: mode, parent: AsyncContext.innermost())
+        return open(probe: state.probe(name, file, line, function: function), mode: mode, parent: AsyncContext.innermost())
     }
 
     /// Opens the frame of an async scope named at run time; nil while nothing records.

@@ -33,13 +33,42 @@ extension Trace {
         _ name: StaticString,
         file: StaticString = #fileID,
         line: UInt = #line,
+        function: StaticString = #function,
         isolation: isolated (any Actor)? = #isolation,
         _ body: () async throws -> R
     ) async rethrows -> R {
         #if PPROF_DISABLED
         return try await body()
         #else
-        guard _slowPath(CPprof_mode() != ModeFlag.off), let frame = AsyncScopes.open(name, file, line) else {
+        guard _slowPath(CPprof_mode() != ModeFlag.off), let frame = AsyncScopes.open(name, file, line, function) else {
+            return try await body()
+        }
+        return try await AsyncScopes.run(frame, isolation: isolation, body)
+        #endif
+    }
+
+    /// Runs async `body` inside a scope named after its enclosing function, qualified where
+    /// known (see `enter(function:file:line:)`).
+    ///
+    /// ```swift
+    /// func load(_ id: Int) async throws -> User {
+    ///     try await Trace.scope { try await db.user(id) }   // "UserStore.load(_:)"
+    /// }
+    /// ```
+    @inlinable
+    public static func scope<R>(
+        function: StaticString = #function,
+        file: StaticString = #fileID,
+        line: UInt = #line,
+        isolation: isolated (any Actor)? = #isolation,
+        _ body: () async throws -> R
+    ) async rethrows -> R {
+        #if PPROF_DISABLED
+        return try await body()
+        #else
+        guard _slowPath(CPprof_mode() != ModeFlag.off),
+            let frame = AsyncScopes.open(function, file, line | Recorder.unnamedLineBit, function)
+        else {
             return try await body()
         }
         return try await AsyncScopes.run(frame, isolation: isolation, body)

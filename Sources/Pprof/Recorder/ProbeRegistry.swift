@@ -46,12 +46,28 @@ final class ProbeRegistry: @unchecked Sendable {
     private let lock = Lock()
     private var table = Table()  // guarded by `lock`
 
-    func intern(_ name: StaticString, _ file: StaticString, _ line: UInt) -> UInt32 {
+    /// A literal call site. `line` with `Recorder.unnamedLineBit` set is an unnamed scope's:
+    /// `name` is then its `#function`, and the probe is named after the enclosing function.
+    /// Where `function` is given, the call site's enclosing function is looked up (outside the
+    /// lock: the first lookup in an object reads its symbol table).
+    func intern(_ name: StaticString, _ file: StaticString, _ line: UInt, function: StaticString = "") -> UInt32 {
         let key = StaticKey(name: ThreadState.key(name), file: ThreadState.key(file), line: line)
+        if let id = lock.withLock({ table.literal[key] }) { return id }
+        let unnamed = line & Recorder.unnamedLineBit != 0
+        let sourceLine = Int(line & ~Recorder.unnamedLineBit)
+        let functionName = function.description
+        let site = functionName.isEmpty ? nil : CallSiteNames.enclosing(function: functionName)
+        let entry = Profile.Function(
+            name: unnamed ? site?.name ?? functionName : name.description,
+            systemName: site?.systemName,
+            file: file.description,
+            line: sourceLine,
+            mapping: site?.mapping
+        )
         return lock.withLock {
             if let id = table.literal[key] { return id }
             let id = UInt32(table.functions.count)
-            table.functions.append(Profile.Function(name: name.description, file: file.description, line: Int(line)))
+            table.functions.append(entry)
             table.literal[key] = id
             return id
         }

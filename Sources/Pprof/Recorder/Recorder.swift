@@ -112,17 +112,33 @@ enum Recorder {
 
     /// The first recorded enter of a thread (and the very first hook of the process).
     @usableFromInline @inline(never)
-    static func enterUnregistered(_ name: StaticString, _ file: StaticString, _ line: UInt) -> Trace.Token {
+    static func enterUnregistered(
+        _ name: StaticString,
+        _ file: StaticString,
+        _ line: UInt,
+        _ function: StaticString = ""
+    ) -> Trace.Token {
         initializeIfNeeded()
         let mode = CPprof_mode()
         guard mode != ModeFlag.off, let state = registerCurrentThread() else { return .enteredIdle() }
-        return state.enter(probe: probe(for: state, name, file, line), mode: mode)
+        return state.enter(probe: probe(for: state, name, file, line, function), mode: mode)
     }
 
-    /// A call site this thread has not cached yet.
+    /// Set in the line an unnamed scope passes as its probe's key: its name is `function`'s,
+    /// resolved at registration. No source file has 2^63 lines.
+    @inlinable static var unnamedLineBit: UInt { 1 << 63 }
+
+    /// A call site this thread has not cached yet. The registration names it (once per call
+    /// site, from this thread's stack: see `CallSiteNames`).
     @usableFromInline @inline(never)
-    static func probe(for state: ThreadState, _ name: StaticString, _ file: StaticString, _ line: UInt) -> UInt32 {
-        let id = ProbeRegistry.shared.intern(name, file, line)
+    static func probe(
+        for state: ThreadState,
+        _ name: StaticString,
+        _ file: StaticString,
+        _ line: UInt,
+        _ function: StaticString = ""
+    ) -> UInt32 {
+        let id = ProbeRegistry.shared.intern(name, file, line, function: function)
         state.cache(probe: id, name, file, line)
         return id
     }

@@ -282,14 +282,15 @@ struct ThreadState: @unchecked Sendable {
     }
 
     /// The probe id of this call site: from this thread's cache, or interned on a miss.
+    /// `function` (`#function`, or "" where unknown) only reaches the registration on a miss.
     @inlinable @inline(__always)
-    func probe(_ name: StaticString, _ file: StaticString, _ line: UInt) -> UInt32 {
+    func probe(_ name: StaticString, _ file: StaticString, _ line: UInt, function: StaticString = "") -> UInt32 {
         let n = ThreadState.key(name)
         let slot = probeSlot(name: n, line: line)
         if _fastPath(slot[0] == n && slot[2] == line && slot[1] == ThreadState.key(file)) {
             return UInt32(truncatingIfNeeded: slot[3])
         }
-        return Recorder.probe(for: self, name, file, line)
+        return Recorder.probe(for: self, name, file, line, function)
     }
 
     func cache(probe: UInt32, _ name: StaticString, _ file: StaticString, _ line: UInt) {
