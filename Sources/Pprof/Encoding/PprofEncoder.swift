@@ -93,23 +93,41 @@ extension Profile {
             }
         }
 
-        let mappingFilename = strings.index(ExecutableMapping.path)
-        let mappingBuildID = strings.index(ExecutableMapping.buildID)
-        writer.message(PprofTag.profileMapping) { mapping in
-            // memory_start, memory_limit and file_offset stay 0: no location has an address,
-            // and has_functions tells pprof not to symbolize.
-            mapping.uint64(PprofTag.mappingID, 1)
-            mapping.int64Opt(PprofTag.mappingFilename, mappingFilename)
-            mapping.int64Opt(PprofTag.mappingBuildID, mappingBuildID)
-            mapping.bool(PprofTag.mappingHasFunctions, true)
-            mapping.bool(PprofTag.mappingHasFilenames, true)
-            mapping.bool(PprofTag.mappingHasLineNumbers, true)
+        // One Mapping per object that holds a call site: the main program first (id 1, also for
+        // call sites of unknown object), then each shared object in order of first use.
+        var mappings = [Profile.Mapping(path: ExecutableMapping.path, buildID: ExecutableMapping.buildID)]
+        var mappingIDs: [Profile.Mapping: UInt64] = [:]
+        var locationMapping = [UInt64](repeating: 1, count: functions.count)
+        for index in used {
+            guard let mapping = functions[index].mapping else { continue }
+            if let id = mappingIDs[mapping] {
+                locationMapping[index] = id
+            } else {
+                mappings.append(mapping)
+                mappingIDs[mapping] = UInt64(mappings.count)
+                locationMapping[index] = UInt64(mappings.count)
+            }
+        }
+        for (offset, mapping) in mappings.enumerated() {
+            let filename = strings.index(mapping.path)
+            let buildID = strings.index(mapping.buildID)
+            writer.message(PprofTag.profileMapping) { message in
+                // memory_start, memory_limit and file_offset stay 0: no location has an address
+                // (a scope is a call site, not a sampled PC), and has_functions tells pprof not
+                // to symbolize.
+                message.uint64(PprofTag.mappingID, UInt64(offset + 1))
+                message.int64Opt(PprofTag.mappingFilename, filename)
+                message.int64Opt(PprofTag.mappingBuildID, buildID)
+                message.bool(PprofTag.mappingHasFunctions, true)
+                message.bool(PprofTag.mappingHasFilenames, true)
+                message.bool(PprofTag.mappingHasLineNumbers, true)
+            }
         }
 
         for index in used {
             writer.message(PprofTag.profileLocation) { location in
                 location.uint64(PprofTag.locationID, ids[index])
-                location.uint64(PprofTag.locationMappingID, 1)
+                location.uint64(PprofTag.locationMappingID, locationMapping[index])
                 location.message(PprofTag.locationLine) { line in
                     line.uint64(PprofTag.lineFunctionID, ids[index])
                     line.int64Opt(PprofTag.lineLine, Int64(functions[index].line))
