@@ -1,0 +1,157 @@
+import Foundation
+import PprofSecondModule
+import PprofTestSupport
+import Testing
+
+@testable import Pprof
+
+/// How a demangled symbol is shortened to the way Swift writes a function, and when it is not
+/// trusted. Pure text: the same in every build.
+@Suite struct QualifiedNameTests {
+    private func name(_ demangled: String, _ function: String) -> String? {
+        CallSiteNames.qualifiedName(demangled: demangled, function: function)
+    }
+
+    @Test func methodsDropTheModuleAndKeepTheLabels() {
+        #expect(name("App.JSONParser.parse(Swift.String) throws -> App.Value", "parse(_:)") == "JSONParser.parse(_:)")
+        #expect(name("App.Outer.Inner.run(count: Swift.Int) -> ()", "run(count:)") == "Outer.Inner.run(count:)")
+        #expect(name("static App.Cache.shared.getter : App.Cache", "shared") == "Cache.shared")
+    }
+
+    @Test func genericFunctionsAndTypesLoseTheirParameters() {
+        #expect(name("App.work<A where A: Swift.Equatable>(A) -> Swift.Bool", "work(_:)") == "work(_:)")
+        #expect(name("App.Box<A>.map<A1>((A) -> A1) -> A1", "map(_:)") == "Box.map(_:)")
+        #expect(
+            name("generic specialization <Swift.Int> of App.Box<A>.map<A1>((A) -> A1) -> A1", "map(_:)")
+                == "Box.map(_:)"
+        )
+    }
+
+    @Test func closuresSayWhereTheyAre() {
+        #expect(
+            name("closure #1 (Swift.Int) -> Swift.Int in App.Store.load(Swift.Int) -> Swift.Int", "load(_:)")
+                == "closure #1 in Store.load(_:)"
+        )
+        #expect(
+            name("closure #2 () -> () in closure #1 () -> () in App.main() -> ()", "main()")
+                == "closure #2 in closure #1 in main()"
+        )
+    }
+
+    @Test func initialisersAndPrivateTypes() {
+        #expect(name("App.Index.init(bytes: [Swift.UInt8]) -> App.Index", "init(bytes:)") == "Index.init(bytes:)")
+        #expect(name("App.Conn.__allocating_init(fd: Swift.Int32) -> App.Conn", "init(fd:)") == "Conn.init(fd:)")
+        #expect(name("App.(Helper in _0A1B2C3D).step() -> ()", "step()") == "Helper.step()")
+    }
+
+    @Test func aSymbolThatDoesNotNameTheFunctionIsNotTrusted() {
+        // The hook was inlined, with `parse(_:)`, into its caller `handle()`.
+        #expect(name("App.Server.handle() -> ()", "parse(_:)") == nil)
+        #expect(name("App.Server.parseAll() -> ()", "parse(_:)") == nil)
+        #expect(name("App.Server.handle() -> ()", "") == nil)
+    }
+
+    @Test func theDemanglerIsTheRuntimes() {
+        #expect(CallSiteNames.demangle("$sSi") == "Swift.Int")
+        #expect(CallSiteNames.demangle("main") == nil)
+    }
+
+    @Test func symbolsComeFromTheSymtab() throws {
+        // A function of this binary that is not exported (not in .dynsym): found by address.
+        let address = unsafeBitCast(qualifiedNamesProbeTarget as @convention(c) () -> Void, to: UInt.self)
+        let (symbol, mapping) = try #require(CallSiteNames.symbol(at: address))
+        #expect(mapping == nil, "the test binary is the main program")
+        #expect(CallSiteNames.demangle(symbol)?.contains("qualifiedNamesProbeTarget") == true, "\(symbol)")
+        // A libc function: another object, with its path and GNU build id.
+        let getpidAddress = UInt(bitPattern: dlsym(nil, "getpid"))
+        let libc = try #require(CallSiteNames.object(at: getpidAddress))
+        #expect(!libc.isMain)
+        #expect(libc.mapping.path.contains("libc"), "\(libc.mapping.path)")
+        #expect(libc.mapping.buildID.count >= 16 && libc.mapping.buildID.allSatisfy(\.isHexDigit))
+        let main = try #require(CallSiteNames.object(at: address))
+        #expect(main.isMain && main.mapping.buildID == ExecutableMapping.buildID)
+    }
+}
+
+private let qualifiedNamesProbeTarget: @convention(c) () -> Void = {}
+
+/// Unnamed scopes recorded for real: the frames are named after their functions, qualified.
+@Suite(.serialized, .recorderExclusive)
+struct NameTests {
+    private func record(_ body: () -> Void) -> Profile {
+        let window = Profiler.start()
+        body()
+        return window.stop()
+    }
+
+    private func function(named name: String, in profile: Profile) -> Profile.Function? {
+        profile.functions.first { $0.name == name }
+    }
+
+    @Test func unnamedScopesShowTheQualifiedFunction() throws {
+        let profile = record {
+            let parser = SecondParser(bytes: [1, 2, 3])
+            _ = parser.parse("abc")
+            _ = SecondBox(41).map { $0 + 1 }
+            _ = SecondHandlers().handler(1)
+        }
+        let names = Set(profile.functions.map(\.name))
+        let method = try #require(function(named: "SecondParser.parse(_:)", in: profile), "\(names)")
+        #expect(method.systemName.hasPrefix("PprofSecondModule.SecondParser.parse("))
+        #expect(method.file == "PprofSecondModule/SecondModule.swift")
+        #expect(method.mapping == nil)
+        #expect(function(named: "SecondParser.init(bytes:)", in: profile) != nil, "\(names)")
+        #expect(function(named: "SecondBox.map(_:)", in: profile) != nil, "\(names)")
+        #expect(function(named: "closure #1 in SecondHandlers.init()", in: profile) != nil, "\(names)")
+        let paths = PathTable(profile)
+        #expect(paths.calls["SecondParser.parse(_:)"] == 1)
+    }
+
+    @Test func unnamedScopesInThisModule() throws {
+        let profile = record {
+            _ = LocalThing(3).sum(4)
+        }
+        let names = Set(profile.functions.map(\.name))
+        // In a debug build the hook is called from `sum(_:)`; in a release build it is inlined
+        // there (and `sum` is not inlined into this closure): either way its symbol names it.
+        #expect(names.contains("LocalThing.sum(_:)"), "\(names)")
+    }
+
+    @Test func aNamedScopeKeepsItsNameAndGetsTheFunctionAsSystemName() throws {
+        let profile = record { _ = SecondParser(bytes: []).parseNamed("x") }
+        let named = try #require(function(named: "second.named", in: profile))
+        #expect(named.systemName.hasPrefix("PprofSecondModule.SecondParser.parseNamed("), "\(named.systemName)")
+    }
+
+    @Test func fileAndLineStayExact() throws {
+        let line = #line + 1
+        let profile = record { _ = Trace.scope { 1 } }
+        let scope = try #require(profile.functions.first { $0.file == #fileID && $0.line == line })
+        // A closure of this test: the hook's name is the closure's or, where the symbol does not
+        // agree, #function's; never a name with the line's top bit.
+        #expect(scope.name.hasSuffix("fileAndLineStayExact()"), "\(scope.name)")
+    }
+
+    @Test func pprofCarriesNamesAndGoToolReadsThem() throws {
+        let profile = record {
+            _ = SecondParser(bytes: [1]).parse("abc")
+            _ = SecondParser(bytes: []).parseNamed("x")
+        }
+        let decoded = try DecodedProfile.decode(profile.pprof())
+        #expect(decoded.violations() == [])
+        let names = decoded.functions.map { decoded.string($0.name) }
+        #expect(names.contains("SecondParser.parse(_:)"), "\(names)")
+        #expect(decoded.mappings.count == 1)
+        #expect(decoded.mappings.first?.hasFunctions == true)
+    }
+}
+
+struct LocalThing {
+    var base: Int
+    init(_ base: Int) { self.base = base }
+
+    @inline(never)
+    func sum(_ other: Int) -> Int {
+        Trace.scope { base + other }
+    }
+}
