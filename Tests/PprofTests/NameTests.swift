@@ -146,6 +146,77 @@ struct NameTests {
     }
 }
 
+/// A scope in a shared object gets that object's Mapping; the main program keeps id 1.
+@Suite struct MappingTests {
+    @Test func eachObjectHoldingACallSiteHasAMapping() throws {
+        let lib = Profile.Mapping(path: "/usr/lib/x86_64-linux-gnu/libfake.so", buildID: "00112233445566778899aabbccddeeff00112233")
+        let profile = Profile(
+            mode: .fprof,
+            startWallNanoseconds: 1,
+            durationNanoseconds: 10,
+            functions: [
+                Profile.Function(name: "Main.run()", file: "Main/run.swift", line: 1),
+                Profile.Function(name: "Lib.step()", systemName: "Lib.Lib.step() -> ()", file: "Lib/step.swift", line: 2, mapping: lib),
+                Profile.Function(name: "Main.end()", file: "Main/end.swift", line: 3),
+                Profile.Function(name: "Lib.other()", file: "Lib/other.swift", line: 4, mapping: lib),
+            ],
+            nodes: [
+                .init(parent: -1, function: 0, calls: 1, ownNanoseconds: 1),
+                .init(parent: 0, function: 1, calls: 1, ownNanoseconds: 1),
+                .init(parent: 0, function: 2, calls: 1, ownNanoseconds: 1),
+                .init(parent: 1, function: 3, calls: 1, ownNanoseconds: 1),
+            ],
+            statistics: Profile.Statistics()
+        )
+        let decoded = try DecodedProfile.decode(profile.pprof())
+        #expect(decoded.violations() == [])
+        #expect(decoded.mappings.map(\.id) == [1, 2])
+        #expect(decoded.mappings.map { decoded.string($0.filename) } == [ExecutableMapping.path, lib.path])
+        #expect(decoded.mappings.map { decoded.string($0.buildID) } == [ExecutableMapping.buildID, lib.buildID])
+        #expect(decoded.mappings.allSatisfy { $0.hasFunctions })
+        #expect(decoded.locations.map(\.mappingID) == [1, 2, 1, 2])
+        #expect(decoded.locations.allSatisfy { $0.address == 0 })
+        #expect(decoded.functions.map { decoded.string($0.systemName) }[1] == "Lib.Lib.step() -> ()")
+    }
+}
+
+/// `go tool pprof -top` shows the qualified names of a recorded profile.
+@Suite(.serialized, .recorderExclusive)
+struct GoToolNameTests {
+    @Test(.enabled(if: GoTool.path != nil || GoTool.requiredByCI, "go is not on PATH"))
+    func goToolShowsQualifiedNames() throws {
+        guard let go = GoTool.path else {
+            Issue.record("CI=true but go is not on PATH")
+            return
+        }
+        let window = Profiler.start()
+        _ = SecondParser(bytes: [1, 2]).parse("abc")
+        _ = SecondBox("x").map { $0.count }
+        _ = SecondHandlers().handler(2)
+        let profile = window.stop()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pprof-names-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: false)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("names.pb.gz").path
+        try profile.write(to: path)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: go)
+        process.arguments = ["tool", "pprof", "-top", "-sample_index=calls", path]
+        process.environment = ProcessInfo.processInfo.environment.merging(["PPROF_TMPDIR": directory.path]) { $1 }
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self)
+        #expect(process.terminationStatus == 0, "\(text)")
+        for name in ["SecondParser.init(bytes:)", "SecondParser.parse(_:)", "SecondBox.map(_:)", "closure #1 in SecondHandlers.init()"] {
+            #expect(text.contains("  \(name)\n"), "go tool pprof -top does not show \(name): \(text)")
+        }
+    }
+}
+
 struct LocalThing {
     var base: Int
     init(_ base: Int) { self.base = base }
