@@ -132,6 +132,14 @@ func scopeLoop(_ n: Int) {
     }
 }
 
+/// The scope without a name (named after this function at registration): the same hot path.
+@inline(never)
+func unnamedScopeLoop(_ n: Int) {
+    for i in 0..<n {
+        Trace.scope { CBaseline_sink(UInt64(truncatingIfNeeded: i)) }
+    }
+}
+
 @inline(never)
 func namedLoop(_ n: Int, _ name: String) {
     for i in 0..<n {
@@ -145,7 +153,7 @@ func namedLoop(_ n: Int, _ name: String) {
 let runtimeName = "bench \(CommandLine.arguments.count)"
 
 enum Loop: String, CaseIterable {
-    case empty, rdtsc, recorded, idle, idleScope, deferred, scope, named
+    case empty, rdtsc, recorded, idle, idleScope, deferred, scope, unnamedScope, named
 
     var title: String {
         switch self {
@@ -156,6 +164,7 @@ enum Loop: String, CaseIterable {
         case .idleScope: "idle scope"
         case .deferred: "recorded defer pair"
         case .scope: "recorded scope"
+        case .unnamedScope: "unnamed scope"
         case .named: "named pair"
         }
     }
@@ -172,6 +181,7 @@ enum Loop: String, CaseIterable {
         case .recorded, .idle: pairLoop(n)
         case .deferred: deferLoop(n)
         case .scope, .idleScope: scopeLoop(n)
+        case .unnamedScope: unnamedScopeLoop(n)
         case .named: namedLoop(n, runtimeName)
         }
     }
