@@ -226,3 +226,28 @@ struct LocalThing {
         Trace.scope { base + other }
     }
 }
+
+/// An unnamed async scope: named after its async function.
+@Suite(.serialized, .recorderExclusive)
+struct AsyncNameTests {
+    @Test func unnamedAsyncScopeShowsTheQualifiedFunction() async throws {
+        let window = Profiler.start()
+        _ = await AsyncThing().work()
+        let profile = window.stop()
+        let names = Set(profile.functions.map(\.name))
+        // An async call is a tail call: where the scope is not inlined into `work()` (a debug
+        // build), `work()`'s frame is not on the thread's stack and `#function` names the scope.
+        #expect(names.contains("AsyncThing.work()") || names.contains("work()"), "\(names)")
+        #expect(!names.contains { $0.contains("Pprof") || $0.contains("closure") }, "\(names)")
+    }
+}
+
+struct AsyncThing {
+    @inline(never)
+    func work() async -> Int {
+        await Trace.scope {
+            await Task.yield()
+            return 1
+        }
+    }
+}
