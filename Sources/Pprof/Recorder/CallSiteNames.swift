@@ -197,6 +197,9 @@ final class SymbolTable: @unchecked Sendable {
     private func u16(_ o: Int) -> Int { Int(base.loadUnaligned(fromByteOffset: o, as: UInt16.self)) }
     private func u32(_ o: Int) -> Int { Int(base.loadUnaligned(fromByteOffset: o, as: UInt32.self)) }
     private func u64(_ o: Int) -> UInt64 { base.loadUnaligned(fromByteOffset: o, as: UInt64.self) }
+    /// A 64-bit offset or size as an Int, clamped: a corrupt value fails the range checks below
+    /// instead of trapping.
+    private func clamped(_ o: Int) -> Int { Int(clamping: u64(o)) }
 
     /// Reads the section headers of a 64-bit little-endian ELF file and sorts its functions.
     private func load() -> Bool {
@@ -204,20 +207,21 @@ final class SymbolTable: @unchecked Sendable {
         guard u32(0) == 0x464C_457F, base.load(fromByteOffset: 4, as: UInt8.self) == 2,
             base.load(fromByteOffset: 5, as: UInt8.self) == 1
         else { return false }
-        let shoff = Int(u64(0x28))
+        let shoff = clamped(0x28)
         let shentsize = u16(0x3A)
         let shnum = u16(0x3C)
-        guard shoff > 0, shentsize >= 64, shoff + shnum * shentsize <= size else { return false }
+        // Compared so that no sum can overflow, whatever the file says.
+        guard shoff > 0, shentsize >= 64, shoff <= size, shnum * shentsize <= size - shoff else { return false }
         for index in 0..<shnum {
             let header = shoff + index * shentsize
             guard u32(header + 4) == 2 else { continue }  // SHT_SYMTAB
-            let offset = Int(u64(header + 24))
-            let length = Int(u64(header + 32))
+            let offset = clamped(header + 24)
+            let length = clamped(header + 32)
             let link = u32(header + 40)
-            guard link < shnum, offset + length <= size else { return false }
-            let strings = Int(u64(shoff + link * shentsize + 24))
-            let stringsLength = Int(u64(shoff + link * shentsize + 32))
-            guard strings + stringsLength <= size else { return false }
+            guard link < shnum, offset <= size, length <= size - offset else { return false }
+            let strings = clamped(shoff + link * shentsize + 24)
+            let stringsLength = clamped(shoff + link * shentsize + 32)
+            guard strings <= size, stringsLength <= size - strings else { return false }
             var symbols: [(UInt64, UInt64, Int)] = []
             var entry = offset
             while entry + 24 <= offset + length {
