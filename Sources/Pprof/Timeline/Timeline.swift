@@ -143,9 +143,14 @@ extension Timeline {
             return out.bytes
         }
 
+        /// Nanoseconds since the window opened: every time is rounded once, here, and a duration
+        /// is the difference of two rounded times, so slices that nest in ticks nest in the JSON.
+        func nanoseconds(_ ticks: UInt64) -> UInt64 {
+            UInt64((Double(ticks &- min(ticks, capture.startTicks)) * nanosPerTick).rounded())
+        }
+
         func microseconds(_ ticks: UInt64) -> String {
-            let ns = Double(ticks &- min(ticks, capture.startTicks)) * nanosPerTick
-            return String(format3: ns / 1000)
+            String(format3: Double(nanoseconds(ticks)) / 1000)
         }
 
         func name(_ probe: UInt32) -> String {
@@ -160,7 +165,7 @@ extension Timeline {
             out.raw(",\"pid\":\(pid),\"tid\":\(thread),\"ts\":")
             out.raw(microseconds(start))
             out.raw(",\"dur\":")
-            out.raw(String(format3: Double(stop &- start) * nanosPerTick / 1000))
+            out.raw(String(format3: Double(nanoseconds(stop) &- nanoseconds(start)) / 1000))
             var notes: [String] = []
             if open.openAtStart { notes.append("open when the window opened") }
             if let note { notes.append(note) }
