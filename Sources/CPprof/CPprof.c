@@ -40,29 +40,13 @@ struct buildIDSearch {
     size_t length;
 };
 
+static int readBuildID(struct dl_phdr_info *info, uint8_t *buffer, size_t capacity, size_t *length);
+
 static int findBuildID(struct dl_phdr_info *info, size_t size, void *data) {
     (void)size;
     struct buildIDSearch *search = data;
     // The first object dl_iterate_phdr reports is the main program.
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *phdr = &info->dlpi_phdr[i];
-        if (phdr->p_type != PT_NOTE) continue;
-        const uint8_t *note = (const uint8_t *)(info->dlpi_addr + phdr->p_vaddr);
-        const uint8_t *end = note + phdr->p_memsz;
-        while (note + sizeof(ElfW(Nhdr)) <= end) {
-            const ElfW(Nhdr) *nhdr = (const ElfW(Nhdr) *)note;
-            const uint8_t *name = note + sizeof(ElfW(Nhdr));
-            const uint8_t *desc = name + ((nhdr->n_namesz + 3) & ~3u);
-            if (desc + nhdr->n_descsz > end) break;
-            if (nhdr->n_type == NT_GNU_BUILD_ID && nhdr->n_namesz == 4 && memcmp(name, "GNU", 4) == 0) {
-                size_t n = nhdr->n_descsz < search->capacity ? nhdr->n_descsz : search->capacity;
-                memcpy(search->buffer, desc, n);
-                search->length = n;
-                return 1;
-            }
-            note = desc + ((nhdr->n_descsz + 3) & ~3u);
-        }
-    }
+    readBuildID(info, search->buffer, search->capacity, &search->length);
     return 1; // only the main program
 }
 

@@ -91,27 +91,39 @@ struct Routes: Sendable {
         let type = try query.choice("type", of: Profile.Mode.allCases.map(\.rawValue), default: "fprof")
         let mode = Profile.Mode(rawValue: type) ?? .fprof
         let debug = try query.choice("debug", of: ["0", "1"], default: "0")
-        guard windows.acquire() else {
-            return .error(
-                .serviceUnavailable,
-                "\(windows.limit) profile windows are open already; retry later",
-                headers: [("Retry-After", String(min(seconds, 30)))]
-            )
+        return await recording(
+            seconds: seconds,
+            start: { Profiler.start(mode: mode) },
+            stop: { $0.stop() },
+            wait: wait
+        ) { recorded in
+            debug == "1" ? .text(.ok, recorded.report()) : .profile(recorded.pprof())
         }
-        defer { windows.release() }
-        let window = Profiler.start(mode: mode)
-        let completed = await wait(.seconds(seconds))
-        let recorded = window.stop()
-        guard completed else {
-            return .error(.serviceUnavailable, "the window was cut short")
-        }
-        return debug == "1" ? .text(.ok, recorded.report()) : .profile(recorded.pprof())
     }
 
     /// `trace?seconds=N` (default 1, as Go's): the window's raw events as a timeline in the
     /// Chrome trace event format, at most `maxTraceEvents` of them.
     private func trace(_ query: QueryParameters, wait: @Sendable (Duration) async -> Bool) async throws -> Response {
         let seconds = try query.integer("seconds", in: 1...maxSeconds, default: 1)
+        return await recording(
+            seconds: seconds,
+            start: { TimelineWindow.start(limit: maxTraceEvents) },
+            stop: { $0.stop() },
+            wait: wait
+        ) { timeline in
+            .timeline(timeline.json)
+        }
+    }
+
+    /// A window of `seconds` within the server's cap on open windows: opened with `start`,
+    /// closed with `stop` however the wait ends, answered with `answer` if it ran its length.
+    private func recording<Window, Recorded>(
+        seconds: Int,
+        start: () -> Window,
+        stop: (Window) -> Recorded,
+        wait: @Sendable (Duration) async -> Bool,
+        answer: (Recorded) -> Response
+    ) async -> Response {
         guard windows.acquire() else {
             return .error(
                 .serviceUnavailable,
@@ -120,13 +132,13 @@ struct Routes: Sendable {
             )
         }
         defer { windows.release() }
-        let window = TimelineWindow.start(limit: maxTraceEvents)
+        let window = start()
         let completed = await wait(.seconds(seconds))
-        let timeline = window.stop()
+        let recorded = stop(window)
         guard completed else {
             return .error(.serviceUnavailable, "the window was cut short")
         }
-        return .timeline(timeline.json)
+        return answer(recorded)
     }
 
     /// `threads` (alias `goroutine`): what every thread is inside now. `debug=1` groups identical

@@ -88,18 +88,8 @@ struct LabelTests {
         let file = directory.appendingPathComponent("labels.pb.gz").path
         try window.stop().write(to: file)
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: go)
-        process.arguments = ["tool", "pprof", "-top", "-tagfocus=route=/users", file]
-        process.environment = ProcessInfo.processInfo.environment.merging(["HOME": directory.path]) { $1 }
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        #expect(process.terminationStatus == 0, "\(text)")
+        let (status, text) = try GoTool.pprof(go, ["-top", "-tagfocus=route=/users", file], scratch: directory.path)
+        #expect(status == 0, "\(text)")
         #expect(text.contains("tag.users"), "\(text)")
         #expect(!text.contains("tag.search"), "\(text)")
         #expect(text.contains("Showing nodes accounting for 10,"), "\(text)")

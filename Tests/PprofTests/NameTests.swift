@@ -199,18 +199,8 @@ struct GoToolNameTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("names.pb.gz").path
         try profile.write(to: path)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: go)
-        process.arguments = ["tool", "pprof", "-top", "-sample_index=calls", path]
-        process.environment = ProcessInfo.processInfo.environment.merging(["PPROF_TMPDIR": directory.path]) { $1 }
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        #expect(process.terminationStatus == 0, "\(text)")
+        let (status, text) = try GoTool.pprof(go, ["-top", "-sample_index=calls", path], scratch: directory.path)
+        #expect(status == 0, "\(text)")
         for name in ["SecondParser.init(bytes:)", "SecondParser.parse(_:)", "SecondBox.map(_:)", "closure #1 in SecondHandlers.init()"] {
             #expect(text.contains("  \(name)\n"), "go tool pprof -top does not show \(name): \(text)")
         }

@@ -90,18 +90,8 @@ import Testing
         try EncodingFixtures.nested.write(to: path)
 
         for flag in ["-raw", "-top"] {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: go)
-            process.arguments = ["tool", "pprof", flag, path]
-            process.environment = ProcessInfo.processInfo.environment.merging(["PPROF_TMPDIR": directory.path]) { $1 }
-            let output = Pipe()
-            process.standardOutput = output
-            process.standardError = output
-            try process.run()
-            let data = output.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            let text = String(decoding: data, as: UTF8.self)
-            #expect(process.terminationStatus == 0, "go tool pprof \(flag): \(text)")
+            let (status, text) = try GoTool.pprof(go, [flag, path], scratch: directory.path)
+            #expect(status == 0, "go tool pprof \(flag): \(text)")
             for name in ["main", "work", "parse", "a"] {
                 // -raw lists each location as "name file:line", -top ends each row with the name.
                 let shown = flag == "-raw" ? " \(name) App/\(name).swift:" : "  \(name)\n"
