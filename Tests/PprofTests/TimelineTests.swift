@@ -11,9 +11,14 @@ struct TimelineTests {
     struct Slice {
         var name: String
         var tid: Int
-        var start: Double
-        var end: Double
+        /// Nanoseconds since the window opened. The JSON writes microseconds with three decimals;
+        /// they are read back as whole nanoseconds, because `ts + dur` in floating point can land
+        /// an ulp past the enclosing slice's end even when the written numbers nest exactly.
+        var start: Int
+        var end: Int
     }
+
+    static func nanoseconds(_ micros: Double) -> Int { Int((micros * 1000).rounded()) }
 
     static func parse(_ timeline: Timeline) throws -> (slices: [Slice], threads: [Int: String], other: [String: Any], async: [String: Int]) {
         let object = try #require(try JSONSerialization.jsonObject(with: Data(timeline.json)) as? [String: Any])
@@ -31,7 +36,7 @@ struct TimelineTests {
                 let ts = try #require(event["ts"] as? Double)
                 let dur = try #require(event["dur"] as? Double)
                 #expect(dur >= 0)
-                slices.append(Slice(name: event["name"] as! String, tid: event["tid"] as! Int, start: ts, end: ts + dur))
+                slices.append(Slice(name: event["name"] as! String, tid: event["tid"] as! Int, start: Self.nanoseconds(ts), end: Self.nanoseconds(ts) + Self.nanoseconds(dur)))
             case "b":
                 asyncBegins[event["id"] as! Int] = event["name"] as? String
             case "e":
@@ -75,7 +80,7 @@ struct TimelineTests {
             for slice in slices {
                 while let top = open.last, top.end <= slice.start { open.removeLast() }
                 if let top = open.last {
-                    #expect(slice.end <= top.end + 0.002, "\(slice.name) overlaps \(top.name) on thread \(tid)")
+                    #expect(slice.end <= top.end, "\(slice.name) overlaps \(top.name) on thread \(tid)")
                 }
                 open.append(slice)
             }
