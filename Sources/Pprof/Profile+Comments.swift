@@ -48,6 +48,18 @@ extension Profile {
                 + " (exits of scopes already open when recording began)"
         )
         lines.append("threads: \(statistics.threads)")
+        if statistics.callTreeNodeLimit > 0 {
+            lines.append(
+                "call tree: \(statistics.callTreeNodes) nodes, limit \(statistics.callTreeNodeLimit)"
+                    + (statistics.callTreeFull ? " (full: new call paths are counted under (call tree full))" : "")
+            )
+        }
+        if statistics.asyncPathsRefused > 0 {
+            lines.append(
+                "async paths refused: \(statistics.asyncPathsRefused)"
+                    + " (the path table was full; those frames were counted in their parent's)"
+            )
+        }
         lines.append("clock source: \(statistics.clockSource)")
         if statistics.hookPairNanoseconds > 0 {
             let cost = FixedPoint.format(statistics.hookPairNanoseconds, decimals: 1)

@@ -105,6 +105,14 @@ public struct Profile: Sendable {
         package var clockSource: String = "none"
         /// The measured cost of one recorded enter/exit pair, in nanoseconds.
         package var hookPairNanoseconds: Double = 0
+        /// Nodes in the process's call tree when the window closed, and its limit.
+        package var callTreeNodes: Int = 0
+        package var callTreeNodeLimit: Int = 0
+        /// Whether the call tree was full: new call paths went under `(call tree full)`.
+        package var callTreeFull = false
+        /// Async frames that took their parent's path because the path table was full
+        /// (since the process started).
+        package var asyncPathsRefused: Int = 0
 
         package init() {}
     }

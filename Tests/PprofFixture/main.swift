@@ -5,6 +5,7 @@
 //   pprof-fixture exit-inside      workload, then exit(0) inside an open scope
 //   pprof-fixture forever          scopes in a loop; prints "ready" once recording, until a signal
 //   pprof-fixture own-handler      as forever, with its own SIGTERM handler (installed first) that exits 3
+//   pprof-fixture paths N          fixture.many, inside it N distinct named scopes each with a fixture.leaf
 
 import Pprof
 
@@ -67,6 +68,13 @@ case "forever", "own-handler":
             say("ready")
         }
         usleep(100)
+    }
+case "paths":
+    let count = arguments.dropFirst().first.flatMap { Int($0) } ?? 1000
+    Trace.scope("fixture.many") {
+        for i in 0..<count {
+            Trace.scope(named: "fixture.path.\(i)") { Trace.scope("fixture.leaf") {} }
+        }
     }
 default:
     say("unknown mode")

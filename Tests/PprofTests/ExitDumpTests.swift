@@ -28,7 +28,7 @@ import Testing
     static func run(_ mode: String, environment: [String: String], signal: Int32? = nil) throws -> Run {
         let process = Process()
         process.executableURL = fixture
-        process.arguments = [mode]
+        process.arguments = mode.split(separator: " ").map(String.init)
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let out = Pipe()
         let err = Pipe()

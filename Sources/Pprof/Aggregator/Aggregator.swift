@@ -271,6 +271,10 @@ final class Aggregator: @unchecked Sendable {
                 duration = endMonotonic &- window.startMonotonic
             }
             statistics.hookPairNanoseconds = Calibration.pairTicks * nanosPerTick
+            statistics.callTreeNodes = tree.count
+            statistics.callTreeNodeLimit = tree.nodeLimit
+            statistics.callTreeFull = tree.isFull
+            statistics.asyncPathsRefused = CallPaths.shared.refused
             windows.removeAll { $0 === window }
             updateModeFlag()
             return ProfileBuilder.build(
@@ -308,6 +312,14 @@ final class Aggregator: @unchecked Sendable {
         }
         _ = close(window)
         return Timeline(capture: capture, endTicks: endTicks, nanosPerTick: Clock.nanosecondsPerTick())
+    }
+
+    // MARK: Limits
+
+    /// The most call paths the tree keeps (`PPROF_MAX_NODES`); see `CallTree`.
+    var nodeLimit: Int {
+        get { lock.withLock { tree.nodeLimit } }
+        set { lock.withLock { tree.nodeLimit = newValue } }
     }
 
     // MARK: Thread tracking

@@ -23,6 +23,14 @@ import Glibc
 ///
 /// Storage is raw memory grown by doubling: a Swift array would check uniqueness and bounds on
 /// every update, which costs more than the update.
+///
+/// The tree holds at most `nodeLimit` nodes (`PPROF_MAX_NODES`), so that a program making call
+/// paths without end (deep recursion in scopes, runtime names from data) cannot grow it without
+/// bound. Past the limit, a call path not yet in the tree is counted under a `(call tree full)`
+/// child of its deepest known frame, and everything called inside it is folded into that node:
+/// its calls and time stay in the profile, under the caller where the tree ran out. Those
+/// overflow nodes come from a small reserve beyond the limit; when the reserve is spent, one
+/// `(call tree full)` node under the root takes the rest.
 final class CallTree {
     /// What a window subtracts: completed calls along a path and clock ticks in its own frame.
     struct Counters: Sendable, Equatable {
@@ -71,6 +79,12 @@ final class CallTree {
     fileprivate static let childNodesWord = 9  // ... 12
 
     private(set) var count = 1
+    /// The most nodes added for call paths; see the type's summary.
+    var nodeLimit: Int
+    /// The default limit: about 100 MB of tree (80 bytes a node, plus child tables).
+    static let defaultNodeLimit = 1 << 20
+    /// Whether a call path was refused because the tree was full.
+    private(set) var isFull = false
     /// The node of each async path seen so far (`CallPaths`), -1 where not resolved yet.
     private var pathNodes: [Int32] = [0]
     private var capacity = 1024
@@ -80,7 +94,8 @@ final class CallTree {
     private var poolCount = 0
     private var poolCapacity = 1024
 
-    init() {
+    init(nodeLimit: Int = CallTree.defaultNodeLimit) {
+        self.nodeLimit = nodeLimit
         counters = Self.allocate(Counters.self, capacity)
         lines = Self.allocate(UInt32.self, capacity * Self.wordsPerNode)
         pool = Self.allocate(Slot.self, poolCapacity)
@@ -265,6 +280,32 @@ final class CallTree {
                 return Found(node: Int32(bitPattern: line(pi)[Self.childNodesWord + k]), table: .none)
             }
         }
+        if _slowPath(count >= nodeLimit) { return overflow(under: parentNode) }
+        return add(parentNode, p, parentTable: parentTable)
+    }
+
+    /// The node that takes a call path the full tree has no room for: the parent itself when it
+    /// is an overflow node, else its `(call tree full)` child, else the root's.
+    private func overflow(under parentNode: Int32) -> Found {
+        isFull = true
+        let full = ProbeRegistry.treeFullProbe
+        if probe(Int(parentNode)) == full { return Found(node: parentNode, table: .none) }
+        // The root's overflow node first, so that it exists whatever the reserve holds.
+        let rootOverflow = storage.child(of: 0, table: .unknown, probe: full) ?? add(0, full, parentTable: table(of: 0))
+        if parentNode == 0 { return rootOverflow }
+        if let found = storage.child(of: parentNode, table: .unknown, probe: full) { return found }
+        if count - nodeLimit < Self.overflowReserve(nodeLimit) {
+            return add(parentNode, full, parentTable: table(of: Int(parentNode)))
+        }
+        return rootOverflow
+    }
+
+    /// Overflow nodes allowed beyond the limit, besides the root's.
+    static func overflowReserve(_ limit: Int) -> Int { min(limit / 16, 4096) + 1 }
+
+    /// Adds the node (parent, probe), known to be new.
+    private func add(_ parentNode: Int32, _ p: UInt32, parentTable: TableRef) -> Found {
+        let pi = Int(parentNode)
         if count == capacity { grow() }
         let node = count
         count += 1

@@ -1,3 +1,4 @@
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -27,7 +28,9 @@ final class CallPaths: @unchecked Sendable {
     private let probes: UnsafeMutablePointer<UInt32>
     private let depths: UnsafeMutablePointer<UInt32>
     private var count: UInt32 = 1  // guarded by the table's lock (only `makeID` touches it)
-    private(set) var refused = 0
+    private let refusedCount = Atomic<Int>(0)
+    /// Frames that took their parent's path because the table was full (any thread may read it).
+    var refused: Int { refusedCount.load(ordering: .relaxed) }
 
     /// How many paths the arrays hold: `capacity`, or 1 (the root alone) if they could not be
     /// mapped, in which case every frame takes its parent's path, the root.
@@ -58,7 +61,7 @@ final class CallPaths: @unchecked Sendable {
         if let id = table.find(key) { return id }
         return table.insert(key) {
             guard Int(count) < limit else {
-                refused += 1
+                refusedCount.add(1, ordering: .relaxed)
                 return parent
             }
             let id = count

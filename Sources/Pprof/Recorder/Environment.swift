@@ -15,6 +15,8 @@ import Glibc
 /// - `PPROF_TRACK_THREADS=1`: keep recording on from the first hook, so that
 ///   `/debug/pprof/threads` can say what every thread is inside (each hook then costs what a
 ///   recorded one does).
+/// - `PPROF_MAX_NODES=N`: the most call paths the call tree keeps, from 64 (default 1048576,
+///   about 100 MB); new paths beyond it are counted under a `(call tree full)` frame.
 /// - `PPROF_THREAD_LABELS=1`: a `thread` label (the thread's name) on the samples of sync
 ///   scopes. Off by default: in Pyroscope each label value is a series of its own.
 ///
@@ -28,10 +30,11 @@ struct Environment {
     var trackThreads = false
     var traceOutput: String?
     var traceEvents = 1_000_000
+    var nodeLimit = CallTree.defaultNodeLimit
 
     static func read() -> Environment {
         var variables: [String: String] = [:]
-        for name in ["PPROF_OUTPUT", "PPROF_MODE", "PPROF_RING_EVENTS", "PPROF_CLOCK", "PPROF_THREAD_LABELS", "PPROF_TRACE_OUTPUT", "PPROF_TRACE_EVENTS", "PPROF_TRACK_THREADS"] {
+        for name in ["PPROF_OUTPUT", "PPROF_MODE", "PPROF_RING_EVENTS", "PPROF_CLOCK", "PPROF_THREAD_LABELS", "PPROF_TRACE_OUTPUT", "PPROF_TRACE_EVENTS", "PPROF_TRACK_THREADS", "PPROF_MAX_NODES"] {
             if let value = getenv(name) { variables[name] = String(cString: value) }
         }
         var environment = Environment(variables: variables)
@@ -59,6 +62,13 @@ struct Environment {
                 environment.traceEvents = n
             } else {
                 warn("PPROF_TRACE_EVENTS=\(text) is not a number from 1 to 1073741824; keeping 1000000 events")
+            }
+        }
+        if let text = variables["PPROF_MAX_NODES"] {
+            if let n = Int(text), n >= 64, n <= 1 << 30 {
+                environment.nodeLimit = n
+            } else {
+                warn("PPROF_MAX_NODES=\(text) is not a number from 64 to 1073741824; keeping \(CallTree.defaultNodeLimit)")
             }
         }
         if let track = variables["PPROF_TRACK_THREADS"] {

@@ -12,6 +12,8 @@ final class ProbeRegistry: @unchecked Sendable {
     static let enteredBeforeRecordingProbe: UInt32 = 2
     /// Id 3: the time of an async frame that no scope nested in it accounts for.
     static let suspendedProbe: UInt32 = 3
+    /// Id 4: call paths the call tree had no room for (`CallTree.nodeLimit`).
+    static let treeFullProbe: UInt32 = 4
 
     private struct StaticKey: Hashable {
         var name: UInt
@@ -37,6 +39,7 @@ final class ProbeRegistry: @unchecked Sendable {
             Profile.Function(name: "(events dropped)", file: "", line: 0),
             Profile.Function(name: "(entered before recording)", file: "", line: 0),
             Profile.Function(name: "(suspended or unscoped)", file: "", line: 0),
+            Profile.Function(name: "(call tree full)", file: "", line: 0),
         ]
         var literal: [StaticKey: UInt32] = [:]
         var named: [NamedKey: UInt32] = [:]

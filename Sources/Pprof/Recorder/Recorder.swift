@@ -37,6 +37,7 @@ enum Recorder {
             Clock.configure(environment: environment.variables)
             ringCapacity = environment.ringCapacity
             threadLabels = environment.threadLabels
+            Aggregator.shared.nodeLimit = environment.nodeLimit
             CPprof_installThreadExitHook(threadExitDestructor)
             Calibration.measure()
             Aggregator.shared.start()
