@@ -27,24 +27,26 @@ struct PathTable {
 
 /// Runs `body(i)` on `count` new threads at once and waits for all of them.
 func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
-    var handles: [pthread_t] = []
-    for i in 0..<count {
-        let box = Unmanaged.passRetained(Box { body(i) })
-        var handle = pthread_t()
-        let result = pthread_create(
-            &handle,
-            nil,
-            { raw in
-                let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
-                box.body()
-                return nil
-            },
-            box.toOpaque()
-        )
-        precondition(result == 0)
-        handles.append(handle)
-    }
+    let handles = (0..<count).map { i in startThread { body(i) } }
     for handle in handles { pthread_join(handle, nil) }
+}
+
+/// Starts `body` on a new thread; join it with `pthread_join`.
+func startThread(_ body: @escaping @Sendable () -> Void) -> pthread_t {
+    let box = Unmanaged.passRetained(Box(body))
+    var handle = pthread_t()
+    let result = pthread_create(
+        &handle,
+        nil,
+        { raw in
+            let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
+            box.body()
+            return nil
+        },
+        box.toOpaque()
+    )
+    precondition(result == 0, "pthread_create: \(result)")
+    return handle
 }
 
 private final class Box: @unchecked Sendable {

@@ -314,6 +314,20 @@ final class Aggregator: @unchecked Sendable {
         return Timeline(capture: capture, endTicks: endTicks, nanosPerTick: Clock.nanosecondsPerTick())
     }
 
+    /// Per live thread, after draining its ring: events folded and events dropped since it
+    /// began, for the accounting tests (recorded + dropped = produced, per thread).
+    func threadAccounts() -> [UInt32: (folded: UInt64, dropped: UInt64)] {
+        lock.withLock {
+            drain()
+            var accounts: [UInt32: (folded: UInt64, dropped: UInt64)] = [:]
+            for folder in folders {
+                let t = totals(of: folder)
+                accounts[folder.threadID] = (t.folded, t.dropped)
+            }
+            return accounts
+        }
+    }
+
     // MARK: Limits
 
     /// The most call paths the tree keeps (`PPROF_MAX_NODES`); see `CallTree`.

@@ -65,6 +65,7 @@ struct ThreadState: @unchecked Sendable {
             ),
             mapped != MAP_FAILED
         else { return nil }
+        mappedRings.add(1, ordering: .relaxed)
         let state = ThreadState(mapped)
         state.head.initialize(to: Atomic(0))
         state.tail.initialize(to: Atomic(0))
@@ -84,7 +85,11 @@ struct ThreadState: @unchecked Sendable {
     func deallocate() {
         releaseSyncParent()
         munmap(base, ThreadState.mappedBytes(capacity: capacity))
+        ThreadState.mappedRings.subtract(1, ordering: .relaxed)
     }
+
+    /// Thread states mapped now (tests check that ended threads give theirs back).
+    static let mappedRings = Atomic<Int>(0)
 
     // MARK: Layout
 
