@@ -17,6 +17,9 @@ package enum RecorderStatus {
     /// Events folded since the process started (only counted while something records).
     package static var eventsRecorded: UInt64 { Aggregator.shared.totalsNow.folded }
 
+    /// The call tree's size, its limit (`PPROF_MAX_NODES`), and whether it is full.
+    package static var callTree: (nodes: Int, limit: Int, full: Bool) { Aggregator.shared.treeSize }
+
     /// Events lost to full rings since the process started.
     package static var eventsDropped: UInt64 { Aggregator.shared.totalsNow.dropped }
 }

@@ -40,6 +40,7 @@ enum IndexPage {
             <tr><td>windows open</td><td>\(RecorderStatus.openWindows)</td></tr>
             <tr><td>events recorded</td><td>\(RecorderStatus.eventsRecorded)</td></tr>
             <tr><td>events dropped (rings full)</td><td>\(RecorderStatus.eventsDropped)</td></tr>
+            <tr><td>call tree nodes (limit)</td><td>\(RecorderStatus.callTree.nodes) (\(RecorderStatus.callTree.limit)\(RecorderStatus.callTree.full ? ", full: new paths go under (call tree full)" : ""))</td></tr>
             </table>
             <p>Try: <code>go tool pprof http://HOST:PORT/debug/pprof/profile?seconds=\(seconds)</code></p>
             </body>

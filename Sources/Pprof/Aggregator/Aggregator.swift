@@ -336,6 +336,9 @@ final class Aggregator: @unchecked Sendable {
         set { lock.withLock { tree.nodeLimit = newValue } }
     }
 
+    /// The tree's nodes, its limit, and whether it is full, for the index page.
+    var treeSize: (nodes: Int, limit: Int, full: Bool) { lock.withLock { (tree.count, tree.nodeLimit, tree.isFull) } }
+
     // MARK: Thread tracking
 
     /// Whether thread tracking is on.
