@@ -30,7 +30,9 @@ enum IndexPage {
             each scope has been open, no <code>debug</code> gives a pprof profile of <code>threads/count</code>. Needs thread
             tracking (<code>PPROF_TRACK_THREADS=1</code> or <code>PprofServer(trackThreads: true)</code>): \(Threads.isTracking ? "on" : "off").</td></tr>
             <tr><td><a href="cmdline">cmdline</a></td>
-            <td>The command line of this program, arguments separated by NUL bytes.</td></tr>
+            <td>The command line of this program, arguments separated by NUL bytes; values that look like
+            secrets (tokens, passwords, keys, URL credentials) read <code>&lt;redacted&gt;</code> unless the server
+            was started with <code>revealCommandLine: true</code>.</td></tr>
             </table>
             <p>Not produced here (answered 404): heap, allocs, block, mutex. Switch them off in the scraper.</p>
             <h2>Recorder</h2>

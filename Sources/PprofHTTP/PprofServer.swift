@@ -65,6 +65,9 @@ public final class PprofServer: Sendable {
     ///   - trackThreads: Keeps recording on from now, so that `/debug/pprof/threads` can say what
     ///     every thread is inside (every hook then costs what a recorded one does). Off by default;
     ///     `PPROF_TRACK_THREADS=1` turns it on from the program's first hook.
+    ///   - revealCommandLine: Whether `/debug/pprof/cmdline` shows arguments that look like
+    ///     secrets (`--token=…`, `--password …`, `DB_PASSWORD=…`, `https://user:pass@host`). Off by
+    ///     default: they are shown as `<redacted>` (see `CommandLineRedaction`).
     public init(
         host: String = "127.0.0.1",
         port: Int = 6060,
@@ -72,7 +75,8 @@ public final class PprofServer: Sendable {
         token: String? = nil,
         maxWindows: Int = 8,
         maxTraceEvents: Int = 200_000,
-        trackThreads: Bool = false
+        trackThreads: Bool = false,
+        revealCommandLine: Bool = false
     ) {
         if trackThreads { Threads.setTracking(true) }
         // Not delegating to the package initializer: that would make this one `convenience`.
@@ -85,12 +89,14 @@ public final class PprofServer: Sendable {
             maxSeconds: self.maxSeconds,
             token: token,
             windows: WindowLimit(limit: self.maxWindows),
-            maxTraceEvents: max(1, maxTraceEvents)
+            maxTraceEvents: max(1, maxTraceEvents),
+            revealCommandLine: revealCommandLine
         )
     }
 
-    /// As `init(host:port:maxSeconds:token:maxWindows:maxTraceEvents:trackThreads:)`, with `limits` in place of the
-    /// standard ones (tests shorten them).
+    /// As `init(host:port:maxSeconds:token:maxWindows:maxTraceEvents:trackThreads:revealCommandLine:)`,
+    /// with `limits` in place of the standard ones (tests shorten them), and `commandLine` in place
+    /// of the process's arguments for `/debug/pprof/cmdline`.
     package init(
         host: String = "127.0.0.1",
         port: Int = 6060,
@@ -98,6 +104,8 @@ public final class PprofServer: Sendable {
         token: String? = nil,
         maxWindows: Int = 8,
         maxTraceEvents: Int = 200_000,
+        revealCommandLine: Bool = false,
+        commandLine: [String]? = nil,
         limits: Limits
     ) {
         self.host = host
@@ -109,7 +117,9 @@ public final class PprofServer: Sendable {
             maxSeconds: self.maxSeconds,
             token: token,
             windows: WindowLimit(limit: self.maxWindows),
-            maxTraceEvents: max(1, maxTraceEvents)
+            maxTraceEvents: max(1, maxTraceEvents),
+            revealCommandLine: revealCommandLine,
+            commandLine: commandLine
         )
     }
 
@@ -133,7 +143,7 @@ public final class PprofServer: Sendable {
     /// server.stop()
     /// ```
     ///
-    /// - Parameters: As `init(host:port:maxSeconds:token:maxWindows:maxTraceEvents:trackThreads:)`.
+    /// - Parameters: As `init(host:port:maxSeconds:token:maxWindows:maxTraceEvents:trackThreads:revealCommandLine:)`.
     /// - Returns: The server, already listening (`boundPort` is set).
     /// - Throws: When the address cannot be bound.
     public static func start(
@@ -143,7 +153,8 @@ public final class PprofServer: Sendable {
         token: String? = nil,
         maxWindows: Int = 8,
         maxTraceEvents: Int = 200_000,
-        trackThreads: Bool = false
+        trackThreads: Bool = false,
+        revealCommandLine: Bool = false
     ) throws -> PprofServer {
         let server = PprofServer(
             host: host,
@@ -152,7 +163,8 @@ public final class PprofServer: Sendable {
             token: token,
             maxWindows: maxWindows,
             maxTraceEvents: maxTraceEvents,
-            trackThreads: trackThreads
+            trackThreads: trackThreads,
+            revealCommandLine: revealCommandLine
         )
         try server.startInBackground()
         return server

@@ -13,6 +13,10 @@ struct Routes: Sendable {
     let token: String?
     let windows: WindowLimit
     let maxTraceEvents: Int
+    /// Whether `cmdline` shows the arguments that look like secrets (see `CommandLineRedaction`).
+    var revealCommandLine = false
+    /// The arguments `cmdline` serves: the process's, or what a test hands in.
+    var commandLine: [String]? = nil
 
     /// The answer to one request.
     ///
@@ -74,7 +78,7 @@ struct Routes: Sendable {
             case .profile: return try await profile(query, wait: wait)
             case .trace: return try await trace(query, wait: wait)
             case .threads: return try Self.threads(query)
-            case .cmdline: return Self.cmdline()
+            case .cmdline: return Self.cmdline(commandLine ?? CommandLine.arguments, reveal: revealCommandLine)
             }
         } catch let invalid as QueryParameters.Invalid {
             return .error(.badRequest, invalid.reason)
@@ -160,9 +164,10 @@ struct Routes: Sendable {
         }
     }
 
-    private static func cmdline() -> Response {
+    private static func cmdline(_ arguments: [String], reveal: Bool) -> Response {
         // As Go does: the arguments joined by NUL bytes.
-        .text(.ok, CommandLine.arguments.joined(separator: "\0"))
+        let shown = reveal ? arguments : CommandLineRedaction.redact(arguments)
+        return .text(.ok, shown.joined(separator: "\0"))
     }
 
     // MARK: Authorization

@@ -130,8 +130,22 @@ struct PprofServerTests {
             let answer = try await HTTPClient.get(port, "/debug/pprof/cmdline")
             #expect(answer.status == 200)
             #expect(answer.header("content-type") == "text/plain; charset=utf-8")
-            #expect(answer.text == CommandLine.arguments.joined(separator: "\0"))
+            #expect(answer.text == CommandLineRedaction.redact(CommandLine.arguments).joined(separator: "\0"))
         }
+    }
+
+    @Test(arguments: [false, true])
+    func cmdlineHidesSecretsUnlessAskedToRevealThem(reveal: Bool) async throws {
+        let arguments = ["/srv/app", "--token=abc", "--password", "hunter2", "--port", "6060"]
+        let server = PprofServer(port: 0, revealCommandLine: reveal, commandLine: arguments, limits: .standard)
+        let running = Task { try await server.run() }
+        defer { running.cancel() }
+        let answer = try await HTTPClient.get(try await waitForPort(of: server), "/debug/pprof/cmdline")
+        #expect(answer.status == 200)
+        let shown = reveal ? arguments : ["/srv/app", "--token=<redacted>", "--password", "<redacted>", "--port", "6060"]
+        #expect(answer.text == shown.joined(separator: "\0"))
+        running.cancel()
+        try await running.value
     }
 
     @Test(arguments: [
