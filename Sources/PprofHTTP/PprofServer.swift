@@ -202,16 +202,21 @@ public final class PprofServer: Sendable {
 
     private func bind() async throws -> (Listener, Connections) {
         let idleTimeout = limits.idleTimeout
+        let decoderLimits = limits.decoder
         let connections = Connections(limit: limits.maxConnections)
         let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 256)
             .bind(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    // The decoder bounds the size of a request head itself (80 KiB for the
-                    // request line and headers together; beyond, 400 and a close) and `handle`
-                    // drops any body; what remains to bound is time, which the idle timeout does.
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    // The decoder bounds the size of a request head (`Limits`; beyond, 400 and a
+                    // close) and `handle` the body's; what remains to bound is time, which the
+                    // idle timeout does.
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(
+                        withErrorHandling: true,
+                        withEncoderConfiguration: .init(),
+                        withDecoderLimitConfiguration: decoderLimits
+                    )
                     try channel.pipeline.syncOperations.addHandler(IdleTimeoutHandler(timeout: idleTimeout))
                     let connection = try HTTPConnection(wrappingChannelSynchronously: channel)
                     if !connections.adopt(connection) {
@@ -282,13 +287,23 @@ public final class PprofServer: Sendable {
         do {
             try await connection.executeThenClose { inbound, outbound in
                 var head: HTTPRequestHead?
+                var bodyBytes = 0
                 for try await part in inbound {
                     switch part {
                     case .head(let requestHead):
                         head = requestHead
-                    case .body:
-                        // GET has no body; whatever comes is dropped, never buffered.
-                        break
+                        bodyBytes = 0
+                    case .body(let bytes):
+                        // GET has no body; whatever comes is dropped, never buffered, up to a cap:
+                        // past it, reading on would only burn the event loop's time.
+                        bodyBytes += bytes.readableBytes
+                        guard bodyBytes > limits.maxBodyBytes, let request = head else { break }
+                        let refusal = Response.error(
+                            .payloadTooLarge,
+                            "a request body may have at most \(limits.maxBodyBytes) bytes"
+                        )
+                        try await Self.write(refusal, to: outbound, for: request, keepAlive: false)
+                        return
                     case .end:
                         guard let request = head else { continue }
                         head = nil
@@ -327,14 +342,17 @@ public final class PprofServer: Sendable {
         _ = bytes.withUnsafeBytes { Glibc.write(2, $0.baseAddress, $0.count) }
     }
 
+    /// - Parameter keepAlive: False to say the connection closes after this answer, whatever
+    ///   the request asked.
     private static func write(
         _ response: Response,
         to outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>,
-        for request: HTTPRequestHead
+        for request: HTTPRequestHead,
+        keepAlive: Bool = true
     ) async throws {
         var headers = response.headers
         headers.replaceOrAdd(name: "Content-Length", value: String(response.body.count))
-        headers.replaceOrAdd(name: "Connection", value: request.isKeepAlive ? "keep-alive" : "close")
+        headers.replaceOrAdd(name: "Connection", value: keepAlive && request.isKeepAlive ? "keep-alive" : "close")
         let head = HTTPResponseHead(version: request.version, status: response.status, headers: headers)
         try await outbound.write(.head(head))
         if !response.body.isEmpty {

@@ -28,7 +28,7 @@ struct Routes: Sendable {
         headers: HTTPHeaders,
         wait: @Sendable (Duration) async -> Bool
     ) async -> Response {
-        if let token, !Self.authorized(headers, token: token) {
+        if let token, !BearerToken.authorizes(headers, token: token) {
             return .error(.unauthorized, "a bearer token is required", headers: [("WWW-Authenticate", "Bearer")])
         }
         let path: Substring
@@ -168,24 +168,5 @@ struct Routes: Sendable {
         // As Go does: the arguments joined by NUL bytes.
         let shown = reveal ? arguments : CommandLineRedaction.redact(arguments)
         return .text(.ok, shown.joined(separator: "\0"))
-    }
-
-    // MARK: Authorization
-
-    /// Whether `headers` carry `Authorization: Bearer <token>`. The comparison takes the same
-    /// time wherever the first difference is, so the token cannot be guessed byte by byte.
-    static func authorized(_ headers: HTTPHeaders, token: String) -> Bool {
-        let values = headers["Authorization"]
-        guard values.count == 1 else { return false }
-        let value = values[0]
-        let scheme = "bearer "
-        guard value.utf8.count > scheme.utf8.count, value.lowercased().hasPrefix(scheme) else { return false }
-        let given = Array(value.utf8.dropFirst(scheme.utf8.count))
-        let expected = Array(token.utf8)
-        var difference = UInt8(given.count == expected.count ? 0 : 1)
-        for i in 0..<expected.count {
-            difference |= expected[i] ^ (i < given.count ? given[i] : 0)
-        }
-        return difference == 0
     }
 }
