@@ -34,7 +34,8 @@ extension PprofServer {
 
         /// - Parameters:
         ///   - idleTimeout: 30 s by default: far more than any client that means to send a request needs.
-        ///   - maxConnections: 256 by default, the listen backlog.
+        ///   - maxConnections: 256 by default: scrapers need a few; the rest is room for browsers
+        ///     and curl. Each costs a socket, a task and at most `maxHeadBytes` of buffer.
         ///   - maxFieldBytes: 16 KiB by default. What this endpoint is asked is a path and a short
         ///     query; the room is for a long bearer token (a JWT) or a browser's cookies.
         ///   - maxHeadBytes: 32 KiB by default: 256 connections hold 8 MiB of heads at most.

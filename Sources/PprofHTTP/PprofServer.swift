@@ -206,7 +206,12 @@ public final class PprofServer: Sendable {
         let connections = Connections(limit: limits.maxConnections)
         let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .serverChannelOption(.backlog, value: 256)
+            // Room for a burst of a thousand connections waiting to be accepted (Linux caps it
+            // at net.core.somaxconn, 4096 by default). Beyond the backlog the kernel drops
+            // handshakes and clients retry 1, 3, 7 s later; an idle client then believes itself
+            // connected while the server has not seen it, so no idle timeout can close it.
+            // Connections beyond `maxConnections` are better accepted and closed at once.
+            .serverChannelOption(.backlog, value: 1024)
             .bind(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     // The decoder bounds the size of a request head (`Limits`; beyond, 400 and a
