@@ -23,7 +23,12 @@ struct AbuseTests {
     // MARK: Requests
 
     /// A request that asks the server to close the connection after its answer (unless `keepAlive`).
-    static func request(_ target: String, method: String = "GET", headers: String = "", keepAlive: Bool = false) -> [UInt8] {
+    static func request(
+        _ target: String,
+        method: String = "GET",
+        headers: String = "",
+        keepAlive: Bool = false
+    ) -> [UInt8] {
         let connection = keepAlive ? "" : "Connection: close\r\n"
         return Array("\(method) \(target) HTTP/1.1\r\nHost: 127.0.0.1\r\n\(headers)\(connection)\r\n".utf8)
     }
@@ -67,7 +72,10 @@ struct AbuseTests {
         ("a header without a colon", Array("GET /debug/pprof/ HTTP/1.1\r\nHost 127.0.0.1\r\n\r\n".utf8)),
         ("a space in the target", Array("GET /debug pprof/ HTTP/1.1\r\nHost: a\r\n\r\n".utf8)),
         ("a NUL in a header", Array("GET /debug/pprof/ HTTP/1.1\r\nHost: a\u{0}b\r\n\r\n".utf8)),
-        ("a negative Content-Length", Array("GET /debug/pprof/ HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n".utf8)),
+        (
+            "a negative Content-Length",
+            Array("GET /debug/pprof/ HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n".utf8)
+        ),
         (
             "two Content-Lengths",
             Array("GET /debug/pprof/ HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab".utf8)
@@ -76,7 +84,10 @@ struct AbuseTests {
             "a chunk size that is not hex",
             Array("GET /debug/pprof/ HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n".utf8)
         ),
-        ("a TLS ClientHello", [0x16, 0x03, 0x01, 0x00, 0xA5, 0x01, 0x00, 0x00, 0xA1, 0x03, 0x03] + Array(repeating: 0, count: 64)),
+        (
+            "a TLS ClientHello",
+            [0x16, 0x03, 0x01, 0x00, 0xA5, 0x01, 0x00, 0x00, 0xA1, 0x03, 0x03] + Array(repeating: 0, count: 64)
+        ),
         ("binary noise", (0..<256).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }),
     ]
 
@@ -99,7 +110,10 @@ struct AbuseTests {
             let tally = ConnectionCrowd.tally(results)
             print("AbuseTests: \(count) concurrent connections, cap 1100: \(tally.sorted { $0.key < $1.key })")
             let wrong = zip(results, planned).filter { $0.outcome != .answered(status: $1.status) }
-            #expect(wrong.isEmpty, "\(wrong.count) not answered as expected, as \(wrong.first.map { "\($0.0.outcome) for \($0.1.status)" } ?? "")")
+            #expect(
+                wrong.isEmpty,
+                "\(wrong.count) not answered as expected, as \(wrong.first.map { "\($0.0.outcome) for \($0.1.status)" } ?? "")"
+            )
         }
     }
 
@@ -148,7 +162,11 @@ struct AbuseTests {
         let count = 100
         try await withServer(limits: .init(idleTimeout: .seconds(timeout), maxConnections: cap)) { _, port in
             let results = try await HTTPClient.onThread {
-                try ConnectionCrowd.run(port: port, requests: Array(repeating: nil, count: count), deadline: timeout + 3)
+                try ConnectionCrowd.run(
+                    port: port,
+                    requests: Array(repeating: nil, count: count),
+                    deadline: timeout + 3
+                )
             }
             let lived = results.compactMap(\.closedAfter).sorted()
             print(
@@ -187,10 +205,17 @@ struct AbuseTests {
                 let results = try await HTTPClient.onThread {
                     try ConnectionCrowd.run(port: port, requests: Array(repeating: request, count: copies), deadline: 5)
                 }
-                #expect(results.allSatisfy { $0.outcome == .answered(status: 200) }, "\(name): \(ConnectionCrowd.tally(results))")
+                #expect(
+                    results.allSatisfy { $0.outcome == .answered(status: 200) },
+                    "\(name): \(ConnectionCrowd.tally(results))"
+                )
             }
             let bodies = try await HTTPClient.onThread {
-                try ConnectionCrowd.run(port: port, requests: Array(repeating: Self.bodyTooLarge, count: copies), deadline: 5)
+                try ConnectionCrowd.run(
+                    port: port,
+                    requests: Array(repeating: Self.bodyTooLarge, count: copies),
+                    deadline: 5
+                )
             }
             print("AbuseTests: a 200 KB body × \(copies): \(ConnectionCrowd.tally(bodies))")
             #expect(
@@ -384,7 +409,10 @@ struct AbuseTests {
         async let steady = HTTPClient.onThread {
             var results: [ConnectionCrowd.Result] = []
             while !roundOver.load(ordering: .relaxed) {
-                results += try ConnectionCrowd.run(port: port, requests: (0..<200).map { ordinary[$0 % ordinary.count].request })
+                results += try ConnectionCrowd.run(
+                    port: port,
+                    requests: (0..<200).map { ordinary[$0 % ordinary.count].request }
+                )
             }
             return results
         }

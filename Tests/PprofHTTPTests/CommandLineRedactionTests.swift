@@ -27,7 +27,10 @@ struct CommandLineRedactionTests {
         Case(["app", "--key=abc"], ["app", "--key=<redacted>"]),
         Case(["app", "--accessToken=abc"], ["app", "--accessToken=<redacted>"]),
         // --name value: the next argument.
-        Case(["app", "--password", "hunter2", "--port", "6060"], ["app", "--password", "<redacted>", "--port", "6060"]),
+        Case(
+            ["app", "--password", "hunter2", "--port", "6060"],
+            ["app", "--password", "<redacted>", "--port", "6060"]
+        ),
         Case(["app", "--token", "-starts-with-a-dash"], ["app", "--token", "<redacted>"]),
         Case(["app", "-token", "abc"], ["app", "-token", "<redacted>"]),
         // NAME=value.

@@ -107,7 +107,8 @@ enum ConnectionCrowd {
             let elapsed = (ContinuousClock.now - started) / .seconds(1)
             if elapsed > deadline { break }
             if let abandonAfter, elapsed >= abandonAfter {
-                for index in open where requests[index] != nil && pending[index] == nil && (received[index] ?? []).isEmpty {
+                for index in open
+                where requests[index] != nil && pending[index] == nil && (received[index] ?? []).isEmpty {
                     finish(index, .abandoned)
                 }
                 if open.isEmpty { break }

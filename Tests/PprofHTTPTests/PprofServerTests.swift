@@ -142,7 +142,8 @@ struct PprofServerTests {
         defer { running.cancel() }
         let answer = try await HTTPClient.get(try await waitForPort(of: server), "/debug/pprof/cmdline")
         #expect(answer.status == 200)
-        let shown = reveal ? arguments : ["/srv/app", "--token=<redacted>", "--password", "<redacted>", "--port", "6060"]
+        let shown =
+            reveal ? arguments : ["/srv/app", "--token=<redacted>", "--password", "<redacted>", "--port", "6060"]
         #expect(answer.text == shown.joined(separator: "\0"))
         running.cancel()
         try await running.value

@@ -89,7 +89,8 @@ struct SecurityTests {
                 #expect(answer.status == 404, "\(target): \(answer.status)")
                 #expect(!answer.text.contains("root:"), "\(target)")
             }
-            for target in ["/debug/pprof/cmdline?file=/etc/passwd&output=\(scratch)", "/debug/pprof/?path=/etc/passwd"] {
+            for target in ["/debug/pprof/cmdline?file=/etc/passwd&output=\(scratch)", "/debug/pprof/?path=/etc/passwd"]
+            {
                 let answer = try await HTTPClient.get(port, target)
                 #expect(answer.status == 200, "\(target)")
                 #expect(!answer.text.contains("root:"), "\(target)")
