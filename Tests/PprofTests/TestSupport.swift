@@ -82,12 +82,3 @@ struct SplitMix64: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
 }
-
-/// The sanitizer this test process runs under, if any ("thread" or "address"), found by its
-/// runtime's symbols. Sanitizers slow every thread down and keep memory of their own per thread,
-/// so a few tests scale their time and memory bounds by it (and say so).
-let activeSanitizer: String? = {
-    if dlsym(UnsafeMutableRawPointer(bitPattern: 0), "__tsan_init") != nil { return "thread" }
-    if dlsym(UnsafeMutableRawPointer(bitPattern: 0), "__asan_init") != nil { return "address" }
-    return nil
-}()

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import PprofTestSupport
 import Testing
 
 @testable import Pprof
