@@ -1,13 +1,22 @@
 // A program with known call counts for the tests that run a child process: PPROF_OUTPUT at
-// exit, at exit() inside open scopes, and on SIGINT/SIGTERM.
+// exit, at exit() inside open scopes, on SIGINT/SIGTERM, and when the file cannot be written.
 //
 //   pprof-fixture workload         outer x 40, each with inner x 3, on 4 threads; returns from main
 //   pprof-fixture exit-inside      workload, then exit(0) inside an open scope
 //   pprof-fixture forever          scopes in a loop; prints "ready" once recording, until a signal
 //   pprof-fixture own-handler      as forever, with its own SIGTERM handler (installed first) that exits 3
 //   pprof-fixture paths N          fixture.many, inside it N distinct named scopes each with a fixture.leaf
+//   pprof-fixture load             4 threads in nested scopes without pause; prints "ready" once each
+//                                  has closed one, until a signal
+//   pprof-fixture wide N           N scopes with distinct runtime names, so the profile is large
+//                                  (about 25 bytes gzipped per scope: 20000 make 500 KB)
+//   pprof-fixture crash            workload, then a trap inside a scope
+//
+// `--status N` after the mode: end with exit(N) instead of returning from main, so a test can
+// tell the program's own status from one the profiler would have set.
 
 import Pprof
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -48,10 +57,58 @@ sigaddset(&unblock, SIGINT)
 sigaddset(&unblock, SIGTERM)
 pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
 
-let arguments = CommandLine.arguments.dropFirst()
+/// Load threads that have closed their first scope.
+let loadStarted = Atomic<Int>(0)
+
+/// Threads that open scopes until the process ends; returns once each has closed one.
+func load(threads count: Int) {
+    for _ in 0..<count {
+        var thread = pthread_t()
+        pthread_create(
+            &thread,
+            nil,
+            { _ in
+                var first = true
+                while true {
+                    let t = Trace.enter("fixture.load.outer")
+                    for _ in 0..<3 { Trace.scope("fixture.load.inner") {} }
+                    Trace.exit(t)
+                    if first {
+                        first = false
+                        loadStarted.add(1, ordering: .relaxed)
+                    }
+                }
+            },
+            nil
+        )
+        pthread_detach(thread)
+    }
+    while loadStarted.load(ordering: .relaxed) < count { usleep(1_000) }
+}
+
+/// Distinct names that share no long run of characters, so gzip cannot fold them together.
+func wide(_ count: Int) {
+    var x: UInt64 = 0x9E37_79B9_7F4A_7C15
+    for i in 0..<count {
+        x = x &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        Trace.scope(named: "fixture.wide.\(i).\(String(x, radix: 36))") {}
+    }
+}
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+let status = arguments.firstIndex(of: "--status").flatMap { $0 + 1 < arguments.count ? Int32(arguments[$0 + 1]) : nil }
 switch arguments.first ?? "workload" {
 case "workload":
     workload()
+case "wide":
+    wide(arguments.count > 1 ? Int(arguments[1]) ?? 10_000 : 10_000)
+case "load":
+    load(threads: 4)
+    say("ready")
+    while true { pause() }
+case "crash":
+    workload()
+    Trace.scope("fixture.crash") { fatalError("pprof-fixture: crashing on purpose") }
 case "exit-inside":
     workload()
     _ = Trace.enter("fixture.open")
@@ -80,3 +137,4 @@ default:
     say("unknown mode")
     exit(64)
 }
+if let status { exit(status) }

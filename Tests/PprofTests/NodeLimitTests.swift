@@ -88,7 +88,7 @@ struct NodeLimitTests {
         let dir = try ExitDumpTests.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let output = dir.appendingPathComponent("paths.pb.gz")
-        let run = try ExitDumpTests.run("paths 1000", environment: ["PPROF_OUTPUT": output.path, "PPROF_MAX_NODES": "64"])
+        let run = try ExitDumpTests.run("paths", ["1000"], environment: ["PPROF_OUTPUT": output.path, "PPROF_MAX_NODES": "64"])
         #expect(run.reason == .exit && run.status == 0, "\(run.stderr)")
         let profile = try ExitDumpTests.decode(output)
         #expect(profile.violations() == [])
@@ -107,7 +107,7 @@ struct NodeLimitTests {
         let dir = try ExitDumpTests.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let output = dir.appendingPathComponent("paths.pb.gz")
-        let run = try ExitDumpTests.run("paths 100", environment: ["PPROF_OUTPUT": output.path, "PPROF_MAX_NODES": "12"])
+        let run = try ExitDumpTests.run("paths", ["100"], environment: ["PPROF_OUTPUT": output.path, "PPROF_MAX_NODES": "12"])
         #expect(run.status == 0)
         #expect(run.stderr.contains("PPROF_MAX_NODES=12 is not a number from 64"))
         let profile = try ExitDumpTests.decode(output)
