@@ -101,10 +101,19 @@ final class UserService: @unchecked Sendable {
         return user
     }
 
+    /// Ids kept per tag. Only the last 20 are read, but every insert appends (ids repeat, since
+    /// the clients reuse 12 000 of them): without a cap the index grew by about 150 KB/s under
+    /// the demo's load, which the soak (Benchmarks/soak.py) saw as resident memory rising.
+    private static let idsPerTag = 1024
+
     private func insert(_ user: User) {
         lock.withLock {
             users[user.id] = user
-            for tag in user.tags { byTag[tag, default: []].append(user.id) }
+            for tag in user.tags {
+                byTag[tag, default: []].append(user.id)
+                // Trimmed in halves, so that the copy is paid once per 1024 inserts, not on each.
+                if byTag[tag]!.count >= 2 * Self.idsPerTag { byTag[tag]!.removeFirst(Self.idsPerTag) }
+            }
         }
     }
 
