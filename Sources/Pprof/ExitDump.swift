@@ -18,7 +18,12 @@ import Glibc
 /// - SIGINT or SIGTERM where the program had its own handler (or ignores them) when recording
 ///   began: left alone; if that handler ends the process with `exit()`, the `atexit` handler
 ///   writes the file;
-/// - SIGKILL, a crash, or `_exit()`: no file.
+/// - SIGKILL, a crash, or `_exit()`: no file. SIGKILL runs no code of the process; after a crash
+///   the crashing thread may hold a lock the writer needs or the heap may be damaged, so no
+///   handler is installed for SIGSEGV, SIGABRT or traps; `_exit()` skips `atexit` by design;
+/// - a file that cannot be written (a missing folder, a read-only file system, a full disk): one
+///   line on stderr with the path and the system's reason, the exit status the program chose,
+///   and the target path as it was (`Profile.writeAtomically` removes its temporary file).
 enum ExitDump {
     nonisolated(unsafe) private static var window: ProfileWindow?
     nonisolated(unsafe) private static var path = ""
