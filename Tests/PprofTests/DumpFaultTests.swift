@@ -17,16 +17,18 @@ import Testing
     /// An older profile at the target path, which a failed write must leave as it was.
     static let previous = Data("an older profile, left intact".utf8)
 
-    /// Expects the fixture to have ended by itself with `status` and said why the file was not
-    /// written in exactly one line naming `path` and `reason`'s text.
+    /// Expects the fixture to have ended as it would have without the profiler (by itself with
+    /// `status`, unless `signal` ended it) and said why the file was not written in exactly one
+    /// line naming `path` and `reason`'s text.
     static func expectOneLineFailure(
         _ run: ExitDumpTests.Run,
         path: String,
         reason: Int32,
+        signal: Int32? = nil,
         sourceLocation: SourceLocation = #_sourceLocation
     ) {
-        #expect(run.reason == .exit, sourceLocation: sourceLocation)
-        #expect(run.status == Int32(status), "\(run.stderr)", sourceLocation: sourceLocation)
+        #expect(run.reason == (signal == nil ? .exit : .uncaughtSignal), sourceLocation: sourceLocation)
+        #expect(run.status == signal ?? Int32(status)!, "\(run.stderr)", sourceLocation: sourceLocation)
         let lines = run.stderr.split(separator: "\n", omittingEmptySubsequences: false)
         #expect(lines.count == 2 && lines[1].isEmpty, "not one line: \(run.stderr)", sourceLocation: sourceLocation)
         let line = String(lines[0])
@@ -45,6 +47,18 @@ import Testing
         let path = dir.path + "/missing/x.pb.gz"
         let run = try ExitDumpTests.run("workload", ["--status", Self.status], environment: ["PPROF_OUTPUT": path])
         Self.expectOneLineFailure(run, path: path, reason: ENOENT)
+        #expect(try Self.contents(dir) == [])
+    }
+
+    /// The signal's path: the dump runs on the profiler's own thread, then the signal is raised
+    /// again; a failed write must not change how the process ends.
+    @Test(arguments: [SIGTERM, SIGINT])
+    func aFailedDumpOnASignalStillEndsTheProcessByTheSignal(signal: Int32) throws {
+        let dir = try ExitDumpTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.path + "/missing/x.pb.gz"
+        let run = try ExitDumpTests.run("load", environment: ["PPROF_OUTPUT": path], signal: signal)
+        Self.expectOneLineFailure(run, path: path, reason: ENOENT, signal: signal)
         #expect(try Self.contents(dir) == [])
     }
 
