@@ -194,9 +194,9 @@ def main():
         base = next(r["rss_kb"] for r in rows if r["second"] >= warmup)
         after = [r["rss_kb"] for r in rows if r["second"] >= warmup]
         growth = (max(after) - base) / 1024
-        first = mean([r["requests_per_second"] for r in rows if r["second"] <= min(60, seconds // 2)])
-        last = mean([r["requests_per_second"] for r in rows if r["second"] > seconds - min(60, seconds // 2)])
         window = min(60, seconds // 2)
+        first = mean([r["requests_per_second"] for r in rows if r["second"] <= window])
+        last = mean([r["requests_per_second"] for r in rows if r["second"] > seconds - window])
         print()
         print(f"soak: {seconds} s of load, a 1-second profile scraped back to back: {ok} ok, {failed} failed")
         print(f"resident memory: {base / 1024:.1f} MB at {warmup} s (after warm-up), {rows[-1]['rss_kb'] / 1024:.1f} MB "
