@@ -6,8 +6,8 @@
 //   pprof-fixture forever          scopes in a loop; prints "ready" once recording, until a signal
 //   pprof-fixture own-handler      as forever, with its own SIGTERM handler (installed first) that exits 3
 //   pprof-fixture paths N          fixture.many, inside it N distinct named scopes each with a fixture.leaf
-//   pprof-fixture load             4 threads in nested scopes without pause; prints "ready" once each
-//                                  has closed one, until a signal
+//   pprof-fixture load             4 threads in nested scopes without pause, a microsecond of work in
+//                                  each inner one; prints "ready" once each has closed one, until a signal
 //   pprof-fixture wide N           N scopes with distinct runtime names, so the profile is large
 //                                  (about 25 bytes gzipped per scope: 20000 make 500 KB)
 //   pprof-fixture crash            workload, then a trap inside a scope
@@ -60,6 +60,18 @@ pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
 /// Load threads that have closed their first scope.
 let loadStarted = Atomic<Int>(0)
 
+/// Where the load's work goes, so that the optimizer keeps it.
+let loadSink = Atomic<Int>(0)
+
+/// About a microsecond of arithmetic: with empty scopes four threads make events faster than
+/// the aggregator can drain them on two cores, and a profile with drops has no exact counts.
+@inline(never)
+func work(_ seed: Int) -> Int {
+    var x = seed
+    for i in 0..<1000 { x = x &* 31 &+ i }
+    return x
+}
+
 /// Threads that open scopes until the process ends; returns once each has closed one.
 func load(threads count: Int) {
     for _ in 0..<count {
@@ -71,7 +83,7 @@ func load(threads count: Int) {
                 var first = true
                 while true {
                     let t = Trace.enter("fixture.load.outer")
-                    for _ in 0..<3 { Trace.scope("fixture.load.inner") {} }
+                    for i in 0..<3 { Trace.scope("fixture.load.inner") { loadSink.store(work(i), ordering: .relaxed) } }
                     Trace.exit(t)
                     if first {
                         first = false

@@ -205,7 +205,12 @@ import Testing
         let outerCalls = try #require(profile.value(path: [outer], type: "calls"))
         let innerCalls = try #require(profile.value(path: [outer, inner], type: "calls"))
         #expect(outerCalls >= Int64(threads))
-        #expect(abs(outerCalls * perOuter - innerCalls) <= perOuter * Int64(threads), "\(outerCalls) \(innerCalls)")
+        // Exact only while nothing was dropped: a machine busy enough to starve the aggregator can
+        // still make a thread's ring overflow, and the profile then says so instead.
+        let drops = profile.comments.first { $0.hasPrefix("events: ") && !$0.contains(" 0 dropped") }
+        if drops == nil {
+            #expect(abs(outerCalls * perOuter - innerCalls) <= perOuter * Int64(threads), "\(outerCalls) \(innerCalls)")
+        }
         let busy = Set(profile.stacks.filter { $0.frames == [outer] }.compactMap { $0.labels["thread"] })
         #expect(busy.count == threads, "\(busy)")
     }
