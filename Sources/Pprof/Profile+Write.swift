@@ -9,9 +9,11 @@ package struct ProfileWriteError: Error, CustomStringConvertible {
     package var step: String
     /// `errno` of the failed call.
     package var code: Int32
+    /// What the file was to hold: "profile", or "timeline".
+    package var what = "profile"
 
     package var description: String {
-        "cannot write profile to \(path): \(step): \(String(cString: strerror(code)))"
+        "cannot write \(what) to \(path): \(step): \(String(cString: strerror(code)))"
     }
 }
 
@@ -34,9 +36,10 @@ extension Profile {
         try Self.writeAtomically(pprof(), to: path)
     }
 
-    package static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
+    /// Writes `bytes` to `path` as `write(to:)` does; `what` names the contents in an error.
+    package static func writeAtomically(_ bytes: [UInt8], to path: String, what: String = "profile") throws {
         func failure(_ step: String, _ code: Int32 = errno) -> ProfileWriteError {
-            ProfileWriteError(path: path, step: step, code: code)
+            ProfileWriteError(path: path, step: step, code: code, what: what)
         }
         guard !path.isEmpty else { throw failure("empty path", EINVAL) }
 

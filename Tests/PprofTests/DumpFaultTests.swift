@@ -25,6 +25,7 @@ import Testing
         path: String,
         reason: Int32,
         signal: Int32? = nil,
+        what: String = "profile",
         sourceLocation: SourceLocation = #_sourceLocation
     ) {
         #expect(run.reason == (signal == nil ? .exit : .uncaughtSignal), sourceLocation: sourceLocation)
@@ -32,8 +33,11 @@ import Testing
         let lines = run.stderr.split(separator: "\n", omittingEmptySubsequences: false)
         #expect(lines.count == 2 && lines[1].isEmpty, "not one line: \(run.stderr)", sourceLocation: sourceLocation)
         let line = String(lines[0])
-        #expect(line.hasPrefix("swift-pprof: could not write the profile"), "\(line)", sourceLocation: sourceLocation)
-        #expect(line.contains(path), "\(line)", sourceLocation: sourceLocation)
+        #expect(
+            line.hasPrefix("swift-pprof: could not write the \(what): cannot write \(what) to \(path): "),
+            "\(line)",
+            sourceLocation: sourceLocation
+        )
         #expect(line.hasSuffix(": " + String(cString: strerror(reason))), "\(line)", sourceLocation: sourceLocation)
     }
 
@@ -115,6 +119,15 @@ import Testing
                 #expect(try Self.contents(folder) == ["old.pb.gz"])
                 #expect(try Data(contentsOf: old) == Self.previous)
             }
+            // The timeline (PPROF_TRACE_OUTPUT) goes through the same atomic write.
+            let trace = folder.appendingPathComponent("trace.json").path
+            let timeline = try ExitDumpTests.run(
+                "wide",
+                ["20000", "--status", Self.status],
+                environment: ["PPROF_TRACE_OUTPUT": trace]
+            )
+            Self.expectOneLineFailure(timeline, path: trace, reason: ENOSPC, what: "timeline")
+            #expect(try Self.contents(folder) == ["old.pb.gz"])
             // All of the space came back: the partial temporary file is not merely unlinked
             // while something still holds it open.
             var stats = statvfs()

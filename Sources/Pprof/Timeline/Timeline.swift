@@ -33,7 +33,7 @@ package struct Timeline: Sendable {
 
     /// Writes the JSON to `path` atomically (a temporary file, then a rename).
     package func write(to path: String) throws {
-        try Profile.writeAtomically(json, to: path)
+        try Profile.writeAtomically(json, to: path, what: "timeline")
     }
 }
 
