@@ -169,16 +169,7 @@ enum ConnectionCrowd {
     private static func openNonBlocking(port: Int) throws -> Socket {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
         guard fd >= 0 else { throw ClientError(description: "socket: errno \(errno) (open files limit?)") }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        if result == 0 { return Socket(fd: fd, connected: true) }
+        if HTTPClient.connectToLoopback(fd, port: port) == 0 { return Socket(fd: fd, connected: true) }
         guard errno == EINPROGRESS else {
             let error = errno
             close(fd)
