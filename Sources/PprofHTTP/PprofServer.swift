@@ -201,8 +201,7 @@ public final class PprofServer: Sendable {
     }
 
     private func bind() async throws -> (Listener, Connections) {
-        let idleTimeout = limits.idleTimeout
-        let decoderLimits = limits.decoder
+        let limits = limits
         let connections = Connections(limit: limits.maxConnections)
         let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -214,15 +213,7 @@ public final class PprofServer: Sendable {
             .serverChannelOption(.backlog, value: 1024)
             .bind(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    // The decoder bounds the size of a request head (`Limits`; beyond, 400 and a
-                    // close) and `handle` the body's; what remains to bound is time, which the
-                    // idle timeout does.
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(
-                        withErrorHandling: true,
-                        withEncoderConfiguration: .init(),
-                        withDecoderLimitConfiguration: decoderLimits
-                    )
-                    try channel.pipeline.syncOperations.addHandler(IdleTimeoutHandler(timeout: idleTimeout))
+                    try Self.addHTTPHandlers(to: channel.pipeline.syncOperations, limits: limits)
                     let connection = try HTTPConnection(wrappingChannelSynchronously: channel)
                     if !connections.adopt(connection) {
                         // Set up as the server stops: nobody will serve it, so close it here.
@@ -233,6 +224,19 @@ public final class PprofServer: Sendable {
             }
         state.withLock { $0.boundPort = listener.channel.localAddress?.port }
         return (listener, connections)
+    }
+
+    /// The handlers every connection's pipeline gets before its `HTTPConnection` wraps it; the
+    /// request fuzzer (`Fuzz/`) builds its pipeline with the same call.
+    package static func addHTTPHandlers(to pipeline: ChannelPipeline.SynchronousOperations, limits: Limits) throws {
+        // The decoder bounds the size of a request head (`Limits`; beyond, 400 and a close) and
+        // `handle` the body's; what remains to bound is time, which the idle timeout does.
+        try pipeline.configureHTTPServerPipeline(
+            withErrorHandling: true,
+            withEncoderConfiguration: .init(),
+            withDecoderLimitConfiguration: limits.decoder
+        )
+        try pipeline.addHandler(IdleTimeoutHandler(timeout: limits.idleTimeout))
     }
 
     private func serve(_ listener: Listener, _ connections: Connections) async throws {
@@ -355,11 +359,7 @@ public final class PprofServer: Sendable {
         for request: HTTPRequestHead,
         keepAlive: Bool = true
     ) async throws {
-        var headers = response.headers
-        headers.replaceOrAdd(name: "Content-Length", value: String(response.body.count))
-        headers.replaceOrAdd(name: "Connection", value: keepAlive && request.isKeepAlive ? "keep-alive" : "close")
-        let head = HTTPResponseHead(version: request.version, status: response.status, headers: headers)
-        try await outbound.write(.head(head))
+        try await outbound.write(.head(response.head(for: request, keepAlive: keepAlive)))
         if !response.body.isEmpty {
             try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: response.body))))
         }

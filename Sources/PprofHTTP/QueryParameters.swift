@@ -5,20 +5,20 @@
 /// let query = try QueryParameters(parsing: "seconds=5&type=eprof")
 /// let seconds = try query.integer("seconds", in: 1...300, default: 30)   // 5
 /// ```
-struct QueryParameters: Sendable {
+package struct QueryParameters: Sendable {
     /// Why a query or one of its parameters was refused, as the one-line body of a 400.
-    struct Invalid: Error, Sendable, Equatable {
-        var reason: String
+    package struct Invalid: Error, Sendable, Equatable {
+        package var reason: String
     }
 
     /// Every parameter as decoded, in order; repeats kept so that the known ones can refuse them.
-    private(set) var pairs: [(name: String, value: String)] = []
+    package private(set) var pairs: [(name: String, value: String)] = []
 
     /// Decodes `query` (the part of the target after `?`, without it). Empty pieces (`a=1&&b=2`)
     /// are skipped; a piece without `=` is a parameter with an empty value.
     ///
     /// - Throws: `Invalid` when a name or value is not valid percent-encoded UTF-8.
-    init(parsing query: Substring) throws {
+    package init(parsing query: Substring) throws {
         for piece in query.split(separator: "&", omittingEmptySubsequences: true) {
             let parts = piece.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             guard let name = Self.percentDecode(parts[0]),
@@ -33,7 +33,7 @@ struct QueryParameters: Sendable {
     /// The single value of `name`, or nil when absent.
     ///
     /// - Throws: `Invalid` when the parameter is repeated: which one was meant is not ours to guess.
-    func value(_ name: String) throws -> String? {
+    package func value(_ name: String) throws -> String? {
         let values = pairs.filter { $0.name == name }
         if values.count > 1 { throw Invalid(reason: "parameter \(name) is repeated") }
         return values.first?.value
@@ -42,7 +42,7 @@ struct QueryParameters: Sendable {
     /// A decimal integer parameter within `range`, or `defaultValue` when absent.
     ///
     /// - Throws: `Invalid` when the value is not plain decimal digits, is outside `range`, or is repeated.
-    func integer(_ name: String, in range: ClosedRange<Int>, default defaultValue: Int) throws -> Int {
+    package func integer(_ name: String, in range: ClosedRange<Int>, default defaultValue: Int) throws -> Int {
         guard let text = try value(name) else { return defaultValue }
         // Only ASCII digits: no sign, no spaces, no "0x"; Int(_:) alone would take "+5".
         let bounds = "from \(range.lowerBound) to \(range.upperBound)"
@@ -58,7 +58,7 @@ struct QueryParameters: Sendable {
     /// A parameter that must be one of `allowed`, or `defaultValue` when absent.
     ///
     /// - Throws: `Invalid` when the value is not one of `allowed`, or is repeated.
-    func choice(_ name: String, of allowed: [String], default defaultValue: String) throws -> String {
+    package func choice(_ name: String, of allowed: [String], default defaultValue: String) throws -> String {
         guard let text = try value(name) else { return defaultValue }
         guard allowed.contains(text) else {
             throw Invalid(reason: "\(name) must be \(allowed.joined(separator: ", ")), not \"\(text.prefix(32))\"")
@@ -68,7 +68,7 @@ struct QueryParameters: Sendable {
 
     /// `application/x-www-form-urlencoded` decoding: `+` is a space, `%XX` a byte; the bytes must
     /// be UTF-8. Nil on a truncated or non-hex escape, or invalid UTF-8.
-    static func percentDecode(_ text: Substring) -> String? {
+    package static func percentDecode(_ text: Substring) -> String? {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(text.utf8.count)
         var iterator = text.utf8.makeIterator()

@@ -2,10 +2,20 @@ import NIOHTTP1
 
 /// One complete answer: status, headers and the whole body (profiles are small and built whole,
 /// so there is nothing to stream).
-struct Response: Sendable {
-    var status: HTTPResponseStatus
-    var headers: HTTPHeaders
-    var body: [UInt8]
+package struct Response: Sendable {
+    package var status: HTTPResponseStatus
+    package var headers: HTTPHeaders
+    package var body: [UInt8]
+
+    /// The response head for `request`: its version, the status, and the headers with the
+    /// body's length and whether the connection stays open (never, with `keepAlive` false,
+    /// whatever the request asked).
+    package func head(for request: HTTPRequestHead, keepAlive: Bool = true) -> HTTPResponseHead {
+        var headers = headers
+        headers.replaceOrAdd(name: "Content-Length", value: String(body.count))
+        headers.replaceOrAdd(name: "Connection", value: keepAlive && request.isKeepAlive ? "keep-alive" : "close")
+        return HTTPResponseHead(version: request.version, status: status, headers: headers)
+    }
 
     /// A plain-text answer; errors are one line, so that `curl` and scrapers' logs show the reason.
     static func text(_ status: HTTPResponseStatus, _ text: String, headers extra: [(String, String)] = []) -> Response {

@@ -4,7 +4,7 @@ import Pprof
 /// Maps a request to its answer: `/debug/pprof/` and the profiles under it, with the rules of
 /// DESIGN.md ("HTTP endpoint"): a token before anything else, then path, method and parameters,
 /// each refused with its own status and a one-line reason.
-struct Routes: Sendable {
+package struct Routes: Sendable {
     static let prefix = "/debug/pprof/"
     /// Profiles Go programs serve and scrapers ask for by default; we say why they are missing.
     static let notProduced: Set<String> = ["heap", "allocs", "block", "mutex"]
@@ -18,11 +18,18 @@ struct Routes: Sendable {
     /// The arguments `cmdline` serves: the process's, or what a test hands in.
     var commandLine: [String]? = nil
 
+    package init(maxSeconds: Int, token: String?, windows: WindowLimit, maxTraceEvents: Int) {
+        self.maxSeconds = maxSeconds
+        self.token = token
+        self.windows = windows
+        self.maxTraceEvents = maxTraceEvents
+    }
+
     /// The answer to one request.
     ///
     /// - Parameter wait: Sleeps for a window's length without holding an event loop; returns
     ///   false when the client went away (or the server stops) first.
-    func respond(
+    package func respond(
         method: HTTPMethod,
         uri: String,
         headers: HTTPHeaders,

@@ -2,15 +2,15 @@ import Synchronization
 
 /// Caps the windows the endpoint keeps open at once: each holds a sleeping request and makes
 /// every hook record, so an unbounded number is a cheap way to load the program.
-final class WindowLimit: Sendable {
-    let limit: Int
+package final class WindowLimit: Sendable {
+    package let limit: Int
     private let open = Atomic<Int>(0)
 
-    init(limit: Int) {
+    package init(limit: Int) {
         self.limit = limit
     }
 
-    var current: Int { open.load(ordering: .relaxed) }
+    package var current: Int { open.load(ordering: .relaxed) }
 
     /// Takes a slot; false when all are taken.
     func acquire() -> Bool {
