@@ -107,6 +107,23 @@ let package = Package(
             name: "PprofTestSupport",
             path: "Tests/PprofTestSupport"
         ),
+        // The properties the fuzzers check, and the driver that hands them to libFuzzer (built
+        // with -DFUZZING) or replays files through them: see Fuzz/README.md.
+        .target(
+            name: "PprofFuzzTargets",
+            dependencies: [
+                "Pprof",
+                "PprofHTTP",
+                "PprofReportCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Fuzz/Targets"
+        ),
+        .executableTarget(name: "fuzz-query", dependencies: ["PprofFuzzTargets"], path: "Fuzz/fuzz-query"),
+        .executableTarget(name: "fuzz-request", dependencies: ["PprofFuzzTargets"], path: "Fuzz/fuzz-request"),
+        .executableTarget(name: "fuzz-decoder", dependencies: ["PprofFuzzTargets"], path: "Fuzz/fuzz-decoder"),
         .testTarget(
             name: "PprofTests",
             dependencies: ["Pprof", "PprofSecondModule", "PprofTestSupport", "pprof-fixture"]
@@ -124,6 +141,10 @@ let package = Package(
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
             ]
+        ),
+        .testTarget(
+            name: "PprofFuzzTests",
+            dependencies: ["PprofFuzzTargets", "PprofTestSupport"]
         ),
         .testTarget(
             name: "PprofHTTPTests",

@@ -1,0 +1,3 @@
+import PprofFuzzTargets
+
+FuzzDriver.main(corpus: "decoder", DecoderFuzz.check)
