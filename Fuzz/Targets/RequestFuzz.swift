@@ -14,8 +14,10 @@ import PprofHTTP
 ///
 /// The first byte chooses the server and the client: bit 0, whether a token is required
 /// (`Bearer fuzz`); bit 1, whether a window's client goes away before it ends; bits 2-4, the
-/// size of the pieces the bytes arrive in (all at once, or 2^(n-1) bytes at a time). A window
-/// does not last its `seconds`: it ends as soon as it opens, so that inputs stay fast.
+/// size of the pieces the bytes arrive in (all at once, or 2^(n-1) bytes at a time); bit 5, a
+/// server configured with `maxSeconds: Int.max` instead of 300. A window does not last its
+/// `seconds`: it ends as soon as it opens, so that inputs stay fast, but the length it was
+/// asked for is checked.
 package enum RequestFuzz {
     /// What the routes answer; anything else is a bug (a 500 means a handler threw).
     static let statuses: Set<UInt> = [200, 301, 400, 401, 404, 405, 503]
@@ -24,7 +26,7 @@ package enum RequestFuzz {
         guard let settings = input.first else { return }
         let request = input.dropFirst()
         let routes = Routes(
-            maxSeconds: 300,
+            maxSeconds: settings & 32 != 0 ? Int.max : 300,
             token: settings & 1 != 0 ? "fuzz" : nil,
             windows: WindowLimit(limit: 2),
             maxTraceEvents: 1_000
@@ -186,8 +188,11 @@ private final class Responder: ChannelInboundHandler, RemovableChannelHandler {
         let result = Result()
         Task.immediate {
             let response = await routes.respond(method: request.method, uri: request.uri, headers: request.headers) {
-                _ in
-                completes
+                duration in
+                // Task.sleep traps on a deadline past Int64.max seconds; a year is far from it
+                // and longer than any window a scrape wants.
+                require(duration <= .seconds(366 * 86_400), "a window of \(duration)")
+                return completes
             }
             result.set(response)
         }

@@ -32,7 +32,7 @@ public final class PprofServer: Sendable {
     public let host: String
     /// The port asked for; 0 picks a free one, which `boundPort` then tells.
     public let port: Int
-    /// The longest window `seconds=` may ask for.
+    /// The longest window `seconds=` may ask for (at most a year, whatever was asked for).
     public let maxSeconds: Int
     /// Profile windows the endpoint keeps open at once; beyond, `503` with `Retry-After`.
     public let maxWindows: Int
@@ -57,7 +57,8 @@ public final class PprofServer: Sendable {
     ///   - host: The address to bind; `127.0.0.1` by default. Any other is an explicit choice:
     ///     profiles show the program's structure and the endpoint lets anyone make it record.
     ///   - port: The port; 6060 by default, 0 for a free one (see `boundPort`).
-    ///   - maxSeconds: The longest window a request may ask for (at least 1).
+    ///   - maxSeconds: The longest window a request may ask for (at least 1; at most a year, 366
+    ///     days, as longer sleeps overflow the clock).
     ///   - token: When set, every request must carry `Authorization: Bearer <token>`.
     ///   - maxWindows: Windows open at once through this server (at least 1).
     ///   - maxTraceEvents: The most events a `/debug/pprof/trace` timeline keeps; past it the
@@ -82,7 +83,7 @@ public final class PprofServer: Sendable {
         // Not delegating to the package initializer: that would make this one `convenience`.
         self.host = host
         self.port = port
-        self.maxSeconds = max(1, maxSeconds)
+        self.maxSeconds = min(max(1, maxSeconds), Routes.longestWindow)
         self.maxWindows = max(1, maxWindows)
         self.limits = .standard
         self.routes = Routes(
@@ -110,7 +111,7 @@ public final class PprofServer: Sendable {
     ) {
         self.host = host
         self.port = port
-        self.maxSeconds = max(1, maxSeconds)
+        self.maxSeconds = min(max(1, maxSeconds), Routes.longestWindow)
         self.maxWindows = max(1, maxWindows)
         self.limits = limits
         self.routes = Routes(

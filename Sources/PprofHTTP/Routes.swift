@@ -18,8 +18,14 @@ package struct Routes: Sendable {
     /// The arguments `cmdline` serves: the process's, or what a test hands in.
     var commandLine: [String]? = nil
 
+    /// The longest window any server allows, whatever its `maxSeconds`: a year (366 days).
+    /// `Task.sleep` traps on a deadline past `Int64.max` seconds, so `maxSeconds: .max` would
+    /// otherwise let any client crash the program with `seconds=9223372036854775807`.
+    package static let longestWindow = 366 * 86_400
+
+    /// - Parameter maxSeconds: clamped to 1...`longestWindow`.
     package init(maxSeconds: Int, token: String?, windows: WindowLimit, maxTraceEvents: Int) {
-        self.maxSeconds = maxSeconds
+        self.maxSeconds = min(max(1, maxSeconds), Self.longestWindow)
         self.token = token
         self.windows = windows
         self.maxTraceEvents = maxTraceEvents
