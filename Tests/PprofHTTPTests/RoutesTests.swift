@@ -1,7 +1,6 @@
 import NIOHTTP1
-import Testing
-
 import PprofHTTP
+import Testing
 
 /// The routes called directly, without a socket: what the request fuzzer (`Fuzz/`) found.
 struct RoutesTests {
