@@ -37,7 +37,7 @@ package enum RequestFuzz {
         let channel = EmbeddedChannel()
         let responder = Responder(routes: routes, completes: completes)
         do {
-            try PprofServer.addHTTPHandlers(to: channel.pipeline.syncOperations, idleTimeout: .seconds(30))
+            try PprofServer.addHTTPHandlers(to: channel.pipeline.syncOperations, limits: .standard)
             try channel.pipeline.syncOperations.addHandler(responder)
             try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 6060)).wait()
         } catch {

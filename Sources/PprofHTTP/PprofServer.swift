@@ -38,6 +38,9 @@ public final class PprofServer: Sendable {
     public let maxWindows: Int
 
     private let routes: Routes
+
+    /// Windows this server holds open now, of its `maxWindows` (tests wait for it).
+    package var windowsInUse: Int { routes.windows.current }
     private let limits: Limits
     private let state = Mutex(State())
 

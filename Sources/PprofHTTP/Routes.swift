@@ -24,11 +24,20 @@ package struct Routes: Sendable {
     package static let longestWindow = 366 * 86_400
 
     /// - Parameter maxSeconds: clamped to 1...`longestWindow`.
-    package init(maxSeconds: Int, token: String?, windows: WindowLimit, maxTraceEvents: Int) {
+    package init(
+        maxSeconds: Int,
+        token: String?,
+        windows: WindowLimit,
+        maxTraceEvents: Int,
+        revealCommandLine: Bool = false,
+        commandLine: [String]? = nil
+    ) {
         self.maxSeconds = min(max(1, maxSeconds), Self.longestWindow)
         self.token = token
         self.windows = windows
         self.maxTraceEvents = maxTraceEvents
+        self.revealCommandLine = revealCommandLine
+        self.commandLine = commandLine
     }
 
     /// The answer to one request.

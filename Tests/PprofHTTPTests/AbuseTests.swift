@@ -247,7 +247,7 @@ struct AbuseTests {
         let workload = Workload()
         defer { workload.stop() }
         let before = RecorderStatus.openWindows
-        try await withServer(maxWindows: 8, limits: .standard) { _, port in
+        try await withServer(maxWindows: 8, limits: .standard) { server, port in
             // Eight long windows (the cap; two of them timelines) given up after half a second.
             let long = (0..<8).map { Self.request("/debug/pprof/\($0 % 4 == 3 ? "trace" : "profile")?seconds=60") }
             async let leaving = HTTPClient.onThread {
@@ -264,7 +264,7 @@ struct AbuseTests {
             // The windows were open (a timeline is a window of the recorder too)...
             #expect(most == long.count, "\(most) windows seen open")
             // ...and are closed once their clients have gone,
-            let longGone = try await Self.waitForWindows(toReturnTo: before)
+            let longGone = try await Self.waitForWindows(toReturnTo: before, server: server)
             #expect(RecorderStatus.openWindows == before)
             // and all eight places are free again.
             #expect(try await Self.eightWindowsAtOnce(port) == ["200": 8])
@@ -291,6 +291,7 @@ struct AbuseTests {
                 try await Task.sleep(for: .milliseconds(5))
             }
             #expect(RecorderStatus.openWindows == before)
+            _ = try await Self.waitForWindows(toReturnTo: before, server: server)
             #expect(try await Self.eightWindowsAtOnce(port) == ["200": 8])
             print(
                 "AbuseTests: \(results.count) clients left mid-window with \(most) windows open, all "
@@ -457,9 +458,13 @@ struct AbuseTests {
     }
 
     /// Waits up to 3 s for the open windows to number `count`, and returns how long it took.
-    static func waitForWindows(toReturnTo count: Int) async throws -> Duration {
+    /// Waits until the recorder's open windows are back to `count` and `server` holds none of its
+    /// places (it frees a place just after closing its window).
+    static func waitForWindows(toReturnTo count: Int, server: PprofServer) async throws -> Duration {
         let started = ContinuousClock.now
-        while RecorderStatus.openWindows != count, ContinuousClock.now - started < .seconds(3) {
+        while RecorderStatus.openWindows != count || server.windowsInUse != 0,
+            ContinuousClock.now - started < .seconds(3)
+        {
             try await Task.sleep(for: .milliseconds(5))
         }
         return ContinuousClock.now - started
