@@ -381,8 +381,12 @@ struct AbuseTests {
                 + "(\(String(format: "%.0f", abused / quiet * 100)) %)"
         )
         // Two rounds of some 2,000 to 2,500 connections each (the ordinary crowd and the steady
-        // one): a leak of 2 KiB per connection, or a buffer kept per request, would pass it.
-        #expect(growth < 8 * 1_048_576, "resident memory grew \(mib(growth)) over two rounds")
+        // one): a leak of 2 KiB per connection, or a buffer kept per request, would exceed it.
+        // Not under the address sanitizer, whose quarantine keeps freed memory (up to 256 MB) on
+        // purpose; the bound holds in the debug, release and thread-sanitizer builds.
+        if activeSanitizer != "address" {
+            #expect(growth < 8 * 1_048_576, "resident memory grew \(mib(growth)) over two rounds")
+        }
         // Two cores, shared with the server, the clients and the aggregator: half is the floor.
         #expect(abused >= quiet * 0.5, "the workload ran at \(Int(abused))/s under abuse, \(Int(quiet))/s before")
     }

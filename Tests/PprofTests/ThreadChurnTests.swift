@@ -75,9 +75,14 @@ struct ThreadChurnTests {
                 + " \(residentAfter / 1024) KiB after (\(growth / 1024) KiB); rings mapped \(ringsBefore) before,"
                 + " \(ThreadState.mappedRings.load(ordering: .relaxed)) after"
         )
-        // Each ring is 2 MiB mapped and 24 KiB or more touched: 10 000 kept would be 240 MB. A
-        // sanitizer's runtime keeps state of its own per thread ended (13 MB seen under TSan).
-        let bound = activeSanitizer == nil ? 16 << 20 : 64 << 20
-        #expect(growth < bound, "resident memory grew by \(growth / 1024) KiB (sanitizer: \(activeSanitizer ?? "none"))")
+        // Each ring is 2 MiB mapped and 24 KiB or more touched: 10 000 kept would be 240 MB. The
+        // thread sanitizer's runtime keeps state of its own per thread ended (13 MB seen); the
+        // address sanitizer's quarantine keeps freed memory (up to 256 MB) on purpose, so there
+        // the rings' counter alone says they were freed.
+        switch activeSanitizer {
+        case nil: #expect(growth < 16 << 20, "resident memory grew by \(growth / 1024) KiB")
+        case "thread": #expect(growth < 64 << 20, "resident memory grew by \(growth / 1024) KiB under TSan")
+        default: break
+        }
     }
 }
