@@ -22,16 +22,7 @@ public enum GoTool {
     /// Runs `go tool pprof` with `arguments` to its end, with its scratch files (`PPROF_TMPDIR`,
     /// `HOME`) in `scratch`, and returns its exit status and everything it printed.
     public static func pprof(_ go: String, _ arguments: [String], scratch: String) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: go)
-        process.arguments = ["tool", "pprof"] + arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(["PPROF_TMPDIR": scratch, "HOME": scratch]) { $1 }
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        let run = try ChildProcess.run(go, ["tool", "pprof"] + arguments, environment: ["PPROF_TMPDIR": scratch, "HOME": scratch])
+        return (run.status, run.output)
     }
 }

@@ -46,20 +46,9 @@ enum Tmpfs {
     }
 
     private static func command(_ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let text = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationReason == .exit, process.terminationStatus == 0 else {
-            throw Failure(
-                description: "\(arguments.joined(separator: " ")) failed (\(process.terminationStatus)): "
-                    + String(decoding: text, as: UTF8.self)
-            )
+        let run = try ChildProcess.run("/usr/bin/env", arguments)
+        guard run.exited, run.status == 0 else {
+            throw Failure(description: "\(arguments.joined(separator: " ")) failed (\(run.status)): \(run.output)")
         }
     }
 }
