@@ -130,7 +130,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PprofReportTests",
-            dependencies: ["Pprof", "PprofReportCore", "pprof-report"]
+            dependencies: ["Pprof", "PprofReportCore", "PprofTestSupport", "pprof-report"]
         ),
         .testTarget(
             name: "PprofTracingTests",

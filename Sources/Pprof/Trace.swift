@@ -207,15 +207,9 @@ public enum Trace {
         line: UInt = #line,
         _ body: () throws -> R
     ) rethrows -> R {
-        let token = enter(function, file: file, line: line | Recorder.unnamedLineBit, function: function)
-        do {
-            let result = try body()
-            exit(token)
-            return result
-        } catch {
-            exit(token)
-            throw error
-        }
+        // The literal scope keyed as `enter(function:file:line:)` keys it: `#function` as the
+        // name, the line with its top bit set.
+        try scope(function, file: file, line: line | Recorder.unnamedLineBit, function: function, body)
     }
 
     /// Runs `body` inside a scope whose name is known only at run time. See `enter(named:)`.

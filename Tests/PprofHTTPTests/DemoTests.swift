@@ -10,31 +10,9 @@ import Testing
 /// Exclusive with the other suites that load the machine: the demo keeps both cores busy, and the
 /// timing bounds of the HTTP suites would compete with it (under the thread sanitizer above all).
 @Suite(.serialized, .recorderExclusive) struct DemoTests {
-    struct Run {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
-
-    static func run(_ arguments: [String]) throws -> Run {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-            .appendingPathComponent("pprof-demo")
-        process.arguments = arguments
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        // Read while it runs, so a full pipe never stalls the child.
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(
-            status: process.terminationStatus,
-            stdout: String(decoding: stdout, as: UTF8.self),
-            stderr: String(decoding: stderr, as: UTF8.self)
-        )
+    static func run(_ arguments: [String]) throws -> ChildProcess.Run {
+        let demo = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("pprof-demo")
+        return try ChildProcess.run(demo.path, arguments)
     }
 
     @Test func theDemoServesProfilesItselfAndExitsZero() throws {

@@ -1,39 +1,18 @@
 import Foundation
 import Pprof
+import PprofTestSupport
 import Testing
 
 /// The built pprof-report executable, run as a child process on a file.
 @Suite struct ReportToolTests {
-    struct Run {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
-
     static var tool: URL {
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(
             "pprof-report"
         )
     }
 
-    static func run(_ arguments: [String]) throws -> Run {
-        let process = Process()
-        process.executableURL = tool
-        process.arguments = arguments
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        // Read before waiting, so that a full pipe cannot stall the child.
-        let output = out.fileHandleForReading.readDataToEndOfFile()
-        let errors = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(
-            status: process.terminationStatus,
-            stdout: String(decoding: output, as: UTF8.self),
-            stderr: String(decoding: errors, as: UTF8.self)
-        )
+    static func run(_ arguments: [String]) throws -> ChildProcess.Run {
+        try ChildProcess.run(tool.path, arguments)
     }
 
     @Test func printsTopOfAFileAndFailsCleanlyOnAMissingOne() throws {

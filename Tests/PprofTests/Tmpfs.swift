@@ -46,9 +46,9 @@ enum Tmpfs {
     }
 
     private static func command(_ arguments: [String]) throws {
-        let run = try ChildProcess.run("/usr/bin/env", arguments)
+        let run = try ChildProcess.run("/usr/bin/env", arguments, mergingStreams: true)
         guard run.exited, run.status == 0 else {
-            throw Failure(description: "\(arguments.joined(separator: " ")) failed (\(run.status)): \(run.output)")
+            throw Failure(description: "\(arguments.joined(separator: " ")) failed (\(run.status)): \(run.stdout)")
         }
     }
 }

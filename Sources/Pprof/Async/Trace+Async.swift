@@ -63,16 +63,8 @@ extension Trace {
         isolation: isolated (any Actor)? = #isolation,
         _ body: () async throws -> R
     ) async rethrows -> R {
-        #if PPROF_DISABLED
-        return try await body()
-        #else
-        guard _slowPath(CPprof_mode() != ModeFlag.off),
-            let frame = AsyncScopes.open(function, file, line | Recorder.unnamedLineBit, function)
-        else {
-            return try await body()
-        }
-        return try await AsyncScopes.run(frame, isolation: isolation, body)
-        #endif
+        // The literal scope keyed as `enter(function:file:line:)` keys it.
+        try await scope(function, file: file, line: line | Recorder.unnamedLineBit, function: function, isolation: isolation, body)
     }
 
     /// Runs async `body` inside a scope whose name is known only at run time. See
