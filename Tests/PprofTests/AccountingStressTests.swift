@@ -1,4 +1,5 @@
 import Foundation
+import PprofTestSupport
 import Synchronization
 import Testing
 
@@ -91,8 +92,10 @@ struct AccountingStressTests {
             }
             Trace.exit(a)
             // A pause after each round: 64 threads spinning on two cores would starve the
-            // aggregator and the windows, and drops should come in separate runs.
-            usleep(UInt32(1000 + (r >> 32) % 2000))
+            // aggregator and the windows, and drops should come in separate runs. Five times
+            // longer under a sanitizer, whose hooks cost ten times more (8 windows in 10 s seen
+            // under TSan with the shorter pause).
+            usleep(UInt32((1000 + (r >> 32) % 2000) * (activeSanitizer == nil ? 1 : 5)))
         }
         tally.report(thread: thread, produced: produced)
         // Stay alive (ring registered) until the test has read this thread's accounts.
@@ -111,13 +114,13 @@ struct AccountingStressTests {
         }
 
         // Windows of every mode, alone and overlapping, opened and closed for two seconds and at
-        // least 100 windows (at most ten seconds: under a sanitizer 64 busy threads leave the
+        // least 100 windows (at most twenty seconds: under a sanitizer 64 busy threads leave the
         // windows little of the two cores); between them, moments with nothing recording.
         var rng = SplitMix64(seed: 99)
         var profiles: [Profile] = []
         let modes: [Profile.Mode] = [.fprof, .eprof, .cprof]
         let started = Date()
-        while Date() < started.addingTimeInterval(2) || (profiles.count < 100 && Date() < started.addingTimeInterval(10)) {
+        while Date() < started.addingTimeInterval(2) || (profiles.count < 100 && Date() < started.addingTimeInterval(20)) {
             let first = Profiler.start(mode: modes[Int(rng.next() % 3)])
             usleep(UInt32(rng.next() % 3000))
             let second = rng.next() % 3 == 0 ? Profiler.start(mode: modes[Int(rng.next() % 3)]) : nil
