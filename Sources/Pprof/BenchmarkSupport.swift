@@ -168,6 +168,8 @@ public enum BenchmarkSupport {
     public final class Windows {
         let folding = Folding()
         private let touch: EventStream
+        /// One function per probe the walk uses, as a registry would hold them.
+        private let functions: [Profile.Function]
 
         /// Grows a tree to about `nodes` nodes; each window then sees `touchedPaths` calls.
         public init(nodes: Int, touchedPaths: Int = 1_000) {
@@ -192,6 +194,7 @@ public enum BenchmarkSupport {
             walk(0, &budget)
             folding.fold(EventStream(events: builder.events, paths: nodes - 1))
             touch = Self.touches(fanout: fanout, depth: depth, nodes: nodes, paths: touchedPaths)
+            functions = (0..<(16 + depth * fanout)).map { Profile.Function(name: "f\($0)", file: "", line: $0) }
         }
 
         /// `paths` calls down random paths of the tree the walk above made, each as deep as the
@@ -266,7 +269,9 @@ public enum BenchmarkSupport {
                 now: tree.snapshot(),
                 nanosPerTick: 1,
                 durationNanoseconds: 1_000_000,
-                statistics: Profile.Statistics()
+                statistics: Profile.Statistics(),
+                functions: functions,
+                labelSets: [:]
             )
             return profile.nodes.count
         }

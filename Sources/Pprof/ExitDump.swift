@@ -24,28 +24,44 @@ import Glibc
 /// - a file that cannot be written (a missing folder, a read-only file system, a full disk): one
 ///   line on stderr with the path and the system's reason, the exit status the program chose,
 ///   and the target path as it was (`Profile.writeAtomically` removes its temporary file).
-enum ExitDump {
-    nonisolated(unsafe) private static var window: ProfileWindow?
-    nonisolated(unsafe) private static var path = ""
-    nonisolated(unsafe) private static var timeline: TimelineWindow?
-    nonisolated(unsafe) private static var timelinePath = ""
+final class ExitDump: @unchecked Sendable {
+    private let window: ProfileWindow?
+    private let path: String
+    private let timeline: TimelineWindow?
+    private let timelinePath: String
     /// Held while the profile is written: a second caller (exit() while a signal's dump is under
     /// way) waits for the file instead of letting the process end half-way through it.
-    private static let writing = Lock()
-    nonisolated(unsafe) private static var done = false  // guarded by `writing`
+    private let writing = Lock()
+    private var done = false  // guarded by `writing`
 
-    /// Opens the whole-run window and arranges for it to be written. Called once, while the
-    /// recorder initialises.
-    static func arm(profile: (path: String, mode: Profile.Mode)?, timeline: (path: String, limit: Int)?) {
-        if let profile {
-            path = profile.path.replacingOccurrences(of: "%p", with: String(getpid()))
-            window = ProfileWindow(Aggregator.shared.open(mode: profile.mode))
-        }
-        if let timeline {
-            timelinePath = timeline.path.replacingOccurrences(of: "%p", with: String(getpid()))
-            self.timeline = TimelineWindow.opened(limit: timeline.limit)
-        }
-        atexit { ExitDump.dump() }
+    private init(window: ProfileWindow?, path: String, timeline: TimelineWindow?, timelinePath: String) {
+        self.window = window
+        self.path = path
+        self.timeline = timeline
+        self.timelinePath = timelinePath
+    }
+
+    /// Opens the whole-run windows on `recorder`. Called once, while the shared recorder starts;
+    /// `installHandlers()` then arranges for them to be written.
+    static func arm(
+        recorder: Recorder,
+        profile: (path: String, mode: Profile.Mode)?,
+        timeline: (path: String, limit: Int)?
+    ) -> ExitDump {
+        let pid = String(getpid())
+        let dump = ExitDump(
+            window: profile.map { ProfileWindow(recorder.aggregator.open(mode: $0.mode), of: recorder.aggregator) },
+            path: profile?.path.replacingOccurrences(of: "%p", with: pid) ?? "",
+            timeline: timeline.map { TimelineWindow.opened(limit: $0.limit, on: recorder.aggregator) },
+            timelinePath: timeline?.path.replacingOccurrences(of: "%p", with: pid) ?? ""
+        )
+        return dump
+    }
+
+    /// Installs the `atexit` handler and the SIGINT/SIGTERM forwarding, which reach this dump as
+    /// `Recorder.shared.exitDump`: call once that is set.
+    func installHandlers() {
+        atexit { Recorder.shared.exitDump?.dump() }
         var fds: [Int32] = [-1, -1]
         guard pipe(&fds) == 0 else { return }
         for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
@@ -69,7 +85,7 @@ enum ExitDump {
                     if n < 0 && errno == EINTR { continue }
                     return nil
                 }
-                ExitDump.dump()
+                Recorder.shared.exitDump?.dump()
                 CPprof_restoreDefaultAndRaise(Int32(byte))
                 return nil
             },
@@ -80,7 +96,7 @@ enum ExitDump {
     }
 
     /// Writes the whole-run profile, once.
-    static func dump() {
+    func dump() {
         writing.withLock {
             guard !done else { return }
             done = true

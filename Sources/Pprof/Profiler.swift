@@ -17,7 +17,8 @@ public enum Profiler {
     /// - Returns: The open window; call `stop()` on it to get its profile.
     public static func start(mode: Profile.Mode = .fprof) -> ProfileWindow {
         Recorder.initializeIfNeeded()
-        return ProfileWindow(Aggregator.shared.open(mode: mode))
+        let aggregator = Recorder.shared.aggregator
+        return ProfileWindow(aggregator.open(mode: mode), of: aggregator)
     }
 }
 
@@ -31,11 +32,13 @@ public enum Profiler {
 /// ```
 public final class ProfileWindow: @unchecked Sendable {
     private let lock = Lock()
+    private let aggregator: Aggregator
     private var window: Aggregator.Window?  // guarded by `lock`
     private var profile: Profile?  // guarded by `lock`
 
-    init(_ window: Aggregator.Window) {
+    init(_ window: Aggregator.Window, of aggregator: Aggregator) {
         self.window = window
+        self.aggregator = aggregator
     }
 
     /// Stops recording for this window and returns what it recorded. A second call returns
@@ -47,7 +50,7 @@ public final class ProfileWindow: @unchecked Sendable {
     func stop(closingOpenFrames: Bool) -> Profile {
         lock.withLock {
             if let profile { return profile }
-            let stopped = Aggregator.shared.close(window!, closingOpenFrames: closingOpenFrames)
+            let stopped = aggregator.close(window!, closingOpenFrames: closingOpenFrames)
             window = nil
             profile = stopped
             return stopped

@@ -6,20 +6,20 @@
 /// ```
 package enum RecorderStatus {
     /// Threads whose ring is live now (registered and not yet ended).
-    package static var liveThreads: Int { Aggregator.shared.liveThreads }
+    package static var liveThreads: Int { Recorder.shared.aggregator.liveThreads }
 
     /// Threads that have recorded at least once since the process started.
-    package static var threadsSeen: Int { Recorder.threadsRegistered }
+    package static var threadsSeen: Int { Recorder.shared.threadsRegistered }
 
     /// Windows open now, from code, from the HTTP endpoint, and the whole-run dump.
-    package static var openWindows: Int { Aggregator.shared.openWindowCount }
+    package static var openWindows: Int { Recorder.shared.aggregator.openWindowCount }
 
     /// Events folded since the process started (only counted while something records).
-    package static var eventsRecorded: UInt64 { Aggregator.shared.totalsNow.folded }
+    package static var eventsRecorded: UInt64 { Recorder.shared.aggregator.totalsNow.folded }
 
     /// The call tree's size, its limit (`PPROF_MAX_NODES`), and whether it is full.
-    package static var callTree: (nodes: Int, limit: Int, full: Bool) { Aggregator.shared.treeSize }
+    package static var callTree: (nodes: Int, limit: Int, full: Bool) { Recorder.shared.aggregator.treeSize }
 
     /// Events lost to full rings since the process started.
-    package static var eventsDropped: UInt64 { Aggregator.shared.totalsNow.dropped }
+    package static var eventsDropped: UInt64 { Recorder.shared.aggregator.totalsNow.dropped }
 }

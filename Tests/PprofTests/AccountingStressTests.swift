@@ -104,9 +104,9 @@ struct AccountingStressTests {
 
     @Test func recordedPlusDroppedIsProducedPerThreadAndEveryPathIsReal() throws {
         Recorder.initializeIfNeeded()  // which sets the ring size from the environment
-        let saved = Recorder.ringCapacity
-        Recorder.ringCapacity = 1024
-        defer { Recorder.ringCapacity = saved }
+        let saved = Recorder.shared.ringCapacity
+        Recorder.shared.ringCapacity = 1024
+        defer { Recorder.shared.ringCapacity = saved }
         let threadCount = 64
         let tally = Tally()
         let handles = (0..<threadCount).map { i in
@@ -133,7 +133,7 @@ struct AccountingStressTests {
         tally.stop.store(true, ordering: .relaxed)
         while tally.reported.load(ordering: .acquiring) < threadCount { usleep(1000) }
 
-        let accounts = Aggregator.shared.threadAccounts()
+        let accounts = Recorder.shared.aggregator.threadAccounts()
         tally.release.store(true, ordering: .releasing)
         for handle in handles { pthread_join(handle, nil) }
 

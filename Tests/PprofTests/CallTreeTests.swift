@@ -50,8 +50,8 @@ struct CallTreeTests {
         tree.addOwn(a, 30)
         let snapshot = tree.snapshot()
         tree.addCall(a, own: 1)
-        #expect(snapshot[Int(b)] == CallTree.Counters(calls: 2, own: 150))
-        #expect(snapshot[Int(a)] == CallTree.Counters(calls: 0, own: 30))
+        #expect(snapshot[Int(b)] == Measurements(calls: 2, wall: 150))
+        #expect(snapshot[Int(a)] == Measurements(calls: 0, wall: 30))
         #expect(tree.calls(Int(a)) == 1 && tree.own(Int(a)) == 31)
     }
 

@@ -189,19 +189,20 @@ struct DropTests {
         let state = try #require(ThreadState.allocate(capacity: 1024, threadID: 9))
         defer { state.deallocate() }
         let folder = ThreadFolder(threadID: 9, state: state)
-        let tree = CallTree()
-        let path = CallPaths.shared.path(parent: 0, probe: 20)
+        let paths = CallPaths()
+        let tree = CallTree(paths: paths)
+        let path = paths.path(parent: 0, probe: 20)
         #expect(state.pushRecord(.context, path: path, payload: 0, timestamp: 0))
         let a = state.enter(probe: 21, mode: ModeFlag.counting)
         state.exit(a, timestamp: 0)
         #expect(state.pushRecord(.asyncFrame, path: path, payload: 0, timestamp: 0))
         folder.drain(into: tree)
-        var paths = DropTests.paths(tree)
-        #expect(paths[[20]] == 1)  // the async frame's call
+        var found = DropTests.paths(tree)
+        #expect(found[[20]] == 1)  // the async frame's call
         // This code runs in no task context: the outermost scope says so (a context record of
         // path 0) before its enter, and hangs at the root, not under the stale context.
-        #expect(paths[[21]] == 1)
-        #expect(paths[[20, 21]] == nil)
+        #expect(found[[21]] == 1)
+        #expect(found[[20, 21]] == nil)
         #expect(folder.counts.folded == 5)  // three records, an enter and an exit
 
         // Fill the ring: the next records are dropped, whole, and counted.
@@ -211,7 +212,7 @@ struct DropTests {
         #expect(!state.pushRecord(.context, path: 0, payload: 0, timestamp: 0))
         #expect(state.counter(.dropped).pointee.load(ordering: .relaxed) == dropped + 2)
         #expect(state.contextPath == ThreadState.unknownContext)
-        paths = DropTests.paths(tree)
-        #expect(paths[[20]] == 1)
+        found = DropTests.paths(tree)
+        #expect(found[[20]] == 1)
     }
 }

@@ -62,12 +62,13 @@ struct LabelTests {
     }
 
     @Test func labelInterningIsStable() {
-        let a = LabelSets.shared.probe(for: ["k": "v", "x": "y"])
-        let b = LabelSets.shared.probe(for: ["x": "y", "k": "v"])
-        let c = LabelSets.shared.probe(for: ["k": "w", "x": "y"])
+        let sets = LabelSets(probes: ProbeRegistry())
+        let a = sets.probe(for: ["k": "v", "x": "y"])
+        let b = sets.probe(for: ["x": "y", "k": "v"])
+        let c = sets.probe(for: ["k": "w", "x": "y"])
         #expect(a == b)
         #expect(a != c)
-        #expect(LabelSets.shared.labels(of: a) == ["k": "v", "x": "y"])
+        #expect(sets.labels(of: a) == ["k": "v", "x": "y"])
     }
 
     @Test(.enabled(if: GoTool.path != nil || GoTool.requiredByCI, "go is not on PATH"))

@@ -79,7 +79,7 @@ struct RecorderTests {
 
     @Test func threadChurnLosesNothingAndFreesRings() {
         let window = Profiler.start()
-        let threadsBefore = Aggregator.shared.liveThreads
+        let threadsBefore = Recorder.shared.aggregator.liveThreads
         for _ in 0..<25 {
             onThreads(8) { _ in
                 for _ in 0..<10 { Trace.scope("churn.work") { Trace.scope("churn.leaf") {} } }
@@ -90,7 +90,7 @@ struct RecorderTests {
         #expect(paths.calls["churn.work;churn.leaf"] == 200 * 10)
         // Every churned thread has ended (its ring marked closed before pthread_join returned)
         // and was retired, its ring unmapped, by the close's drain.
-        #expect(Aggregator.shared.liveThreads <= threadsBefore)
+        #expect(Recorder.shared.aggregator.liveThreads <= threadsBefore)
     }
 
     @Test func aThreadEndingInsideScopesClosesThemAndCountsIt() {

@@ -50,7 +50,7 @@ struct ThreadChurnTests {
         #expect(Self.eventually(10) { ThreadState.mappedRings.load(ordering: .relaxed) <= ringsAtStart })
         let ringsBefore = ThreadState.mappedRings.load(ordering: .relaxed)
         let residentBefore = Self.residentBytes()
-        let totalsBefore = Aggregator.shared.totalsNow
+        let totalsBefore = Recorder.shared.aggregator.totalsNow
 
         Self.churn(threads: threads)
 
@@ -58,7 +58,7 @@ struct ThreadChurnTests {
         let freed = Self.eventually(10) { ThreadState.mappedRings.load(ordering: .relaxed) <= ringsBefore }
         #expect(freed, "rings still mapped: \(ThreadState.mappedRings.load(ordering: .relaxed)), before: \(ringsBefore)")
         let residentAfter = Self.residentBytes()
-        let totals = Aggregator.shared.totalsNow - totalsBefore
+        let totals = Recorder.shared.aggregator.totalsNow - totalsBefore
         let profile = window.stop()
         let table = PathTable(profile)
 

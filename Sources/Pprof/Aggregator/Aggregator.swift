@@ -6,13 +6,12 @@ import Glibc
 #endif
 
 /// Drains every thread's ring on one background thread, folds the events into the call tree,
-/// and opens and closes windows on it.
+/// and opens and closes windows and timelines on it.
 ///
 /// Everything here runs under `lock`, never on the hooks' path: the hooks only write their
-/// rings, and a thread takes `pendingLock` once, when it registers.
+/// rings, and a thread takes `pendingLock` once, when it registers. A recorder owns one
+/// (`Recorder.aggregator`) and hands it the registries it reads when it builds a profile.
 final class Aggregator: @unchecked Sendable {
-    static let shared = Aggregator()
-
     /// Monotone totals, for windows to subtract.
     struct Totals {
         var folded: UInt64 = 0
@@ -23,28 +22,24 @@ final class Aggregator: @unchecked Sendable {
         var openAtThreadExit: UInt64 = 0
         var enteredBeforeRecording: UInt64 = 0
 
+        /// Every member, so that arithmetic and copies name each one once.
+        static var members: [WritableKeyPath<Totals, UInt64>] {
+            [
+                \.folded, \.dropped, \.staleExits, \.wrongThreadExits, \.implicitlyClosed, \.openAtThreadExit,
+                \.enteredBeforeRecording,
+            ]
+        }
+
         static func + (a: Totals, b: Totals) -> Totals {
-            Totals(
-                folded: a.folded &+ b.folded,
-                dropped: a.dropped &+ b.dropped,
-                staleExits: a.staleExits &+ b.staleExits,
-                wrongThreadExits: a.wrongThreadExits &+ b.wrongThreadExits,
-                implicitlyClosed: a.implicitlyClosed &+ b.implicitlyClosed,
-                openAtThreadExit: a.openAtThreadExit &+ b.openAtThreadExit,
-                enteredBeforeRecording: a.enteredBeforeRecording &+ b.enteredBeforeRecording
-            )
+            var sum = a
+            for member in members { sum[keyPath: member] &+= b[keyPath: member] }
+            return sum
         }
 
         static func - (a: Totals, b: Totals) -> Totals {
-            Totals(
-                folded: a.folded &- b.folded,
-                dropped: a.dropped &- b.dropped,
-                staleExits: a.staleExits &- b.staleExits,
-                wrongThreadExits: a.wrongThreadExits &- b.wrongThreadExits,
-                implicitlyClosed: a.implicitlyClosed &- b.implicitlyClosed,
-                openAtThreadExit: a.openAtThreadExit &- b.openAtThreadExit,
-                enteredBeforeRecording: a.enteredBeforeRecording &- b.enteredBeforeRecording
-            )
+            var difference = a
+            for member in members { difference[keyPath: member] &-= b[keyPath: member] }
+            return difference
         }
     }
 
@@ -55,12 +50,12 @@ final class Aggregator: @unchecked Sendable {
         let startMonotonic: UInt64
         /// The clock reading at which the open frames were split, when recording was timed.
         let startTicks: UInt64?
-        /// Every node's counters when it opened.
-        let start: [CallTree.Counters]
+        /// Every node's measurements when it opened.
+        let start: [Measurements]
         let startTotals: Totals
         var threadsSeen: Set<UInt32> = []
 
-        init(mode: Profile.Mode, startTicks: UInt64?, start: [CallTree.Counters], startTotals: Totals) {
+        init(mode: Profile.Mode, startTicks: UInt64?, start: [Measurements], startTotals: Totals) {
             self.mode = mode
             self.startWallNanoseconds = CPprof_wallNanos()
             self.startMonotonic = CPprof_monotonicNanos()
@@ -70,6 +65,19 @@ final class Aggregator: @unchecked Sendable {
         }
     }
 
+    let probes: ProbeRegistry
+    let labels: LabelSets
+    let paths: CallPaths
+    let clock: ClockBase
+    /// Clock ticks one recorded enter/exit pair costs (`Calibration`).
+    let hookPairTicks: Double
+    /// Whether `demand` sets the hooks' recording flag (the shared recorder's aggregator only).
+    let ownsModeFlag: Bool
+
+    /// Misuse seen on threads that have no recorder state (the hooks' slow paths count it).
+    let threadlessWrongThreadExits = Atomic<Int>(0)
+    let threadlessIdleExits = Atomic<Int>(0)
+
     private let lock = Lock()
     private let pendingLock = Lock()
     private let wakeup = Wakeup()
@@ -77,15 +85,34 @@ final class Aggregator: @unchecked Sendable {
 
     // Guarded by `lock`.
     private var folders: [ThreadFolder] = []
-    private let tree = CallTree()
+    private let tree: CallTree
     private var retired = Totals()
     private var windows: [Window] = []
-    /// Thread tracking (`PPROF_TRACK_THREADS`): recording stays on with no window open, so that
-    /// the folders' stacks say what every thread is inside.
-    private var tracking = false
+    /// What keeps the hooks recording: open windows, timelines and thread tracking.
+    private var demand = Demand()
+    /// The flag `demand` asks for now (written to the hooks' flag when `ownsModeFlag`).
+    private var modeFlag = ModeFlag.off
     /// Timeline windows open now: each copies the events drained while it is open.
     private var timelines: [TimelineCapture] = []
     private var started = false
+
+    init(
+        probes: ProbeRegistry,
+        labels: LabelSets,
+        paths: CallPaths,
+        clock: ClockBase,
+        hookPairTicks: Double,
+        nodeLimit: Int = CallTree.defaultNodeLimit,
+        ownsModeFlag: Bool = false
+    ) {
+        self.probes = probes
+        self.labels = labels
+        self.paths = paths
+        self.clock = clock
+        self.hookPairTicks = hookPairTicks
+        self.ownsModeFlag = ownsModeFlag
+        tree = CallTree(paths: paths, nodeLimit: nodeLimit)
+    }
 
     /// Threads with a live ring, for the index page and tests.
     var liveThreads: Int { lock.withLock { folders.count + pendingLock.withLock { pending.count } } }
@@ -105,19 +132,22 @@ final class Aggregator: @unchecked Sendable {
 
     // MARK: The background thread
 
+    /// Starts the thread that drains the rings (once).
     func start() {
         lock.withLock {
             guard !started else { return }
             started = true
             var thread = pthread_t()
+            // The aggregator lives as long as its recorder, and the shared one as long as the process.
+            let me = Unmanaged.passRetained(self).toOpaque()
             let result = pthread_create(
                 &thread,
                 nil,
-                { _ in
-                    Aggregator.shared.run()
+                { raw in
+                    Unmanaged<Aggregator>.fromOpaque(raw!).takeUnretainedValue().run()
                     return nil
                 },
-                nil
+                me
             )
             if result == 0 { pthread_detach(thread) } else { warn("could not start the aggregator thread (\(result))") }
         }
@@ -127,12 +157,17 @@ final class Aggregator: @unchecked Sendable {
         while true {
             let recording = lock.withLock { () -> Bool in
                 drain()
-                return !windows.isEmpty || tracking
+                return demand.isRecording
             }
             // Drain often while recording, so rings stay far from full; rarely otherwise, only
             // to free the rings of threads that ended. Opening a window cuts the sleep short.
             wakeup.sleep(nanoseconds: recording ? 1_000_000 : 20_000_000)
         }
+    }
+
+    /// Folds everything the rings hold now (tests and private recorders, which run no thread).
+    func drainNow() {
+        lock.withLock { drain() }
     }
 
     /// Folds everything the rings hold now. Call with `lock` held.
@@ -190,8 +225,8 @@ final class Aggregator: @unchecked Sendable {
 
     private func currentTotals() -> Totals {
         var t = folders.reduce(retired) { $0 + totals(of: $1) }
-        t.wrongThreadExits &+= UInt64(Recorder.threadlessWrongThreadExits.load(ordering: .relaxed))
-        t.enteredBeforeRecording &+= UInt64(Recorder.threadlessIdleExits.load(ordering: .relaxed))
+        t.wrongThreadExits &+= UInt64(threadlessWrongThreadExits.load(ordering: .relaxed))
+        t.enteredBeforeRecording &+= UInt64(threadlessIdleExits.load(ordering: .relaxed))
         return t
     }
 
@@ -199,25 +234,49 @@ final class Aggregator: @unchecked Sendable {
     /// Returns the clock reading used, or nil when recording reads no clock.
     @discardableResult
     private func splitAll() -> UInt64? {
-        guard CPprof_mode() >= ModeFlag.tsc else { return nil }
-        let now = Clock.now()
+        guard modeFlag >= ModeFlag.tsc else { return nil }
+        let now = clock.now()
         for folder in folders { folder.split(at: now, tree: tree) }
         return now
     }
 
-    /// The flag the hooks read: timed if any window needs time, counting if only cprof ones are
-    /// open (with the one being opened, if any).
-    private func updateModeFlag(opening: Profile.Mode? = nil) {
-        let modes = windows.map(\.mode) + (opening.map { [$0] } ?? [])
-        let flag: UInt8
-        if tracking || modes.contains(where: { $0 != .cprof }) {
-            flag = Clock.timedMode
-        } else if !modes.isEmpty {
-            flag = ModeFlag.counting
-        } else {
-            flag = ModeFlag.off
+    // MARK: Demand
+
+    /// Takes one hold of `kind` on recording; the recording flag follows at once. Returns the
+    /// flag now in force.
+    @discardableResult
+    func hold(_ kind: Demand.Kind) -> UInt8 {
+        lock.withLock {
+            demand.hold(kind)
+            applyDemand()
+            wakeup.signal()
+            return modeFlag
         }
-        CPprof_setMode(flag)
+    }
+
+    /// Gives back one hold of `kind`.
+    func release(_ kind: Demand.Kind) {
+        lock.withLock {
+            demand.release(kind)
+            applyDemand()
+        }
+    }
+
+    /// Writes the flag the demand asks for, even if unchanged: the shared recorder's start
+    /// takes the flag from "uninitialised" to its first real value this way.
+    func settleModeFlag() {
+        lock.withLock {
+            modeFlag = demand.flag(timedMode: clock.timedMode)
+            if ownsModeFlag { CPprof_setMode(modeFlag) }
+        }
+    }
+
+    /// Call with `lock` held.
+    private func applyDemand() {
+        let flag = demand.flag(timedMode: clock.timedMode)
+        guard flag != modeFlag else { return }
+        modeFlag = flag
+        if ownsModeFlag { CPprof_setMode(flag) }
     }
 
     // MARK: Windows
@@ -225,7 +284,8 @@ final class Aggregator: @unchecked Sendable {
     func open(mode: Profile.Mode) -> Window {
         lock.withLock {
             // Turn recording on first, then take the snapshot: what comes before it is outside.
-            updateModeFlag(opening: mode)
+            demand.hold(mode == .cprof ? .counting : .timed)
+            applyDemand()
             drain()
             let window = Window(
                 mode: mode,
@@ -260,8 +320,8 @@ final class Aggregator: @unchecked Sendable {
             statistics.openAtThreadExit = totals.openAtThreadExit
             statistics.enteredBeforeRecording = totals.enteredBeforeRecording
             statistics.threads = window.threadsSeen.count
-            statistics.clockSource = window.mode == .cprof ? "none" : Clock.sourceName
-            let nanosPerTick = Clock.nanosecondsPerTick()
+            statistics.clockSource = window.mode == .cprof ? "none" : clock.sourceName
+            let nanosPerTick = clock.nanosecondsPerTick()
             // The window's length is the span between its two splits, the time its own times
             // cover; without a clock, the monotonic time between its opening and closing.
             let duration: UInt64
@@ -270,48 +330,60 @@ final class Aggregator: @unchecked Sendable {
             } else {
                 duration = endMonotonic &- window.startMonotonic
             }
-            statistics.hookPairNanoseconds = Calibration.pairTicks * nanosPerTick
+            statistics.hookPairNanoseconds = hookPairTicks * nanosPerTick
             statistics.callTreeNodes = tree.count
             statistics.callTreeNodeLimit = tree.nodeLimit
             statistics.callTreeFull = tree.isFull
-            statistics.asyncPathsRefused = CallPaths.shared.refused
+            statistics.asyncPathsRefused = paths.refused
             windows.removeAll { $0 === window }
-            updateModeFlag()
+            demand.release(window.mode == .cprof ? .counting : .timed)
+            applyDemand()
             return ProfileBuilder.build(
                 window: window,
                 tree: tree,
                 now: now,
                 nanosPerTick: window.mode == .cprof ? 0 : nanosPerTick,
                 durationNanoseconds: duration,
-                statistics: statistics
+                statistics: statistics,
+                functions: probes.functions(),
+                labelSets: labels.all()
             )
         }
     }
 
     // MARK: Timelines
 
-    /// Opens a timeline window: a profile window (so that the hooks record, timed) whose drained
-    /// events are also copied, up to `limit`.
-    func openTimeline(limit: Int) -> (Window, TimelineCapture) {
-        let window = open(mode: .fprof)
-        return lock.withLock {
-            // What the rings held before this point was drained by `open`.
+    /// Opens a timeline window: it holds timed recording itself, and every event drained while
+    /// it is open is also copied, up to `limit`.
+    func openTimeline(limit: Int) -> TimelineCapture {
+        lock.withLock {
+            demand.hold(.timed)
+            applyDemand()
+            // What the rings held before this point is outside the timeline.
             drain()
-            let capture = TimelineCapture(limit: limit, startTicks: splitAll() ?? Clock.now())
+            let capture = TimelineCapture(limit: limit, startTicks: splitAll() ?? clock.now())
             timelines.append(capture)
-            return (window, capture)
+            wakeup.signal()
+            return capture
         }
     }
 
-    /// Closes a timeline window: everything recorded up to now is copied, then the window closes.
-    func closeTimeline(_ window: Window, _ capture: TimelineCapture) -> Timeline {
+    /// Closes a timeline window: everything recorded up to now is copied, then its hold ends.
+    func closeTimeline(_ capture: TimelineCapture) -> Timeline {
         let endTicks: UInt64 = lock.withLock {
             drain()
             timelines.removeAll { $0 === capture }
-            return Clock.now()
+            demand.release(.timed)
+            applyDemand()
+            return clock.now()
         }
-        _ = close(window)
-        return Timeline(capture: capture, endTicks: endTicks, nanosPerTick: Clock.nanosecondsPerTick())
+        return Timeline(
+            capture: capture,
+            endTicks: endTicks,
+            nanosPerTick: clock.nanosecondsPerTick(),
+            functions: probes.functions(),
+            paths: paths
+        )
     }
 
     /// Per live thread, after draining its ring: events folded and events dropped since it
@@ -341,14 +413,19 @@ final class Aggregator: @unchecked Sendable {
 
     // MARK: Thread tracking
 
-    /// Whether thread tracking is on.
-    var isTracking: Bool { lock.withLock { tracking } }
+    /// Whether thread tracking is on: at least one hold of `.tracking`.
+    var isTracking: Bool { lock.withLock { demand.tracking > 0 } }
 
-    /// Turns thread tracking on or off. Scopes entered while it was off are not known to it.
-    func setTracking(_ on: Bool) {
+    /// Whether `setTrackingSwitch` holds tracking now.
+    private var trackingSwitch = false
+
+    /// Takes or gives back the one tracking hold of the on/off switch (`Threads.setTracking`).
+    func setTrackingSwitch(_ on: Bool) {
         lock.withLock {
-            tracking = on
-            updateModeFlag()
+            guard on != trackingSwitch else { return }
+            trackingSwitch = on
+            if on { demand.hold(.tracking) } else { demand.release(.tracking) }
+            applyDemand()
             wakeup.signal()
         }
     }
@@ -366,8 +443,8 @@ final class Aggregator: @unchecked Sendable {
     func threadSnapshots() -> [ThreadSnapshot] {
         lock.withLock {
             drain()
-            let now = Clock.now()
-            let nanosPerTick = Clock.nanosecondsPerTick()
+            let now = clock.now()
+            let nanosPerTick = clock.nanosecondsPerTick()
             return folders.map { folder in
                 ThreadSnapshot(
                     id: folder.threadID,

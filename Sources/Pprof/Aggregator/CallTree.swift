@@ -32,11 +32,9 @@ import Glibc
 /// overflow nodes come from a small reserve beyond the limit; when the reserve is spent, one
 /// `(call tree full)` node under the root takes the rest.
 final class CallTree {
-    /// What a window subtracts: completed calls along a path and clock ticks in its own frame.
-    struct Counters: Sendable, Equatable {
-        var calls: UInt64
-        var own: UInt64
-    }
+    /// What a window subtracts: each node's `Measurements` (completed calls along its path, and
+    /// clock ticks in its own frame).
+    typealias Counters = Measurements
 
     /// Where a node's child table is in `pool`: `mask + 1` slots from `offset`; `offset` is -1
     /// while the node has inline children only, and -2 where a caller does not know.
@@ -94,12 +92,19 @@ final class CallTree {
     private var poolCount = 0
     private var poolCapacity = 1024
 
-    init(nodeLimit: Int = CallTree.defaultNodeLimit) {
+    /// The async call paths that `context` and `asyncFrame` records name (its recorder's).
+    let paths: CallPaths
+
+    /// - Parameters:
+    ///   - paths: The table the records' path ids refer to; a tree of its own by default (tests).
+    ///   - nodeLimit: The most call paths it keeps (see above).
+    init(paths: CallPaths = CallPaths(), nodeLimit: Int = CallTree.defaultNodeLimit) {
+        self.paths = paths
         self.nodeLimit = nodeLimit
         counters = Self.allocate(Counters.self, capacity)
         lines = Self.allocate(UInt32.self, capacity * Self.wordsPerNode)
         pool = Self.allocate(Slot.self, poolCapacity)
-        counters[0] = Counters(calls: 0, own: 0)
+        counters[0] = Measurements()
         initializeLine(0, parent: -1, probe: 0)
     }
 
@@ -125,7 +130,7 @@ final class CallTree {
     func parent(_ node: Int) -> Int32 { Int32(bitPattern: line(node)[Self.parentWord]) }
     func probe(_ node: Int) -> UInt32 { line(node)[Self.probeWord] }
     func calls(_ node: Int) -> UInt64 { counters[node].calls }
-    func own(_ node: Int) -> UInt64 { counters[node].own }
+    func own(_ node: Int) -> UInt64 { counters[node].wall }
 
     /// Every node's counters now, for a window's edge.
     func snapshot() -> [Counters] {
@@ -142,12 +147,12 @@ final class CallTree {
     @inline(__always)
     func addCall(_ node: Int32, own ticks: UInt64) {
         counters[Int(node)].calls &+= 1
-        counters[Int(node)].own &+= ticks
+        counters[Int(node)].wall &+= ticks
     }
 
     @inline(__always)
     func addOwn(_ node: Int32, _ ticks: UInt64) {
-        counters[Int(node)].own &+= ticks
+        counters[Int(node)].wall &+= ticks
     }
 
     /// The node for `probe` called from `parent`, created on first use.
@@ -253,12 +258,12 @@ final class CallTree {
         var p = path
         while known(p) == nil {
             chain.append(p)
-            let parent = CallPaths.shared.parent(of: p)
+            let parent = paths.parent(of: p)
             p = parent == p ? 0 : parent
         }
         var node = known(p)!
         for q in chain.reversed() {
-            node = child(of: node, probe: CallPaths.shared.probe(of: q))
+            node = child(of: node, probe: paths.probe(of: q))
             let i = Int(q)
             if i >= pathNodes.count { pathNodes.append(contentsOf: repeatElement(-1, count: i + 1 - pathNodes.count)) }
             pathNodes[i] = node
@@ -309,7 +314,7 @@ final class CallTree {
         if count == capacity { grow() }
         let node = count
         count += 1
-        counters[node] = Counters(calls: 0, own: 0)
+        counters[node] = Measurements()
         initializeLine(node, parent: parentNode, probe: p)
         let n = Int(line(pi)[Self.childCountWord])
         line(pi)[Self.childCountWord] = UInt32(n + 1)

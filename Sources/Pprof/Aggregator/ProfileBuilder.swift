@@ -3,10 +3,12 @@ enum ProfileBuilder {
     static func build(
         window: Aggregator.Window,
         tree: CallTree,
-        now: [CallTree.Counters],
+        now: [Measurements],
         nanosPerTick: Double,
         durationNanoseconds: UInt64,
-        statistics: Profile.Statistics
+        statistics: Profile.Statistics,
+        functions: [Profile.Function],
+        labelSets labelProbes: [UInt32: [String: String]]
     ) -> Profile {
         let count = now.count
         let start = window.start
@@ -15,9 +17,10 @@ enum ProfileBuilder {
         var windowCalls = [UInt64](repeating: 0, count: count)
         var windowOwn = [UInt64](repeating: 0, count: count)
         for i in stride(from: count - 1, through: 1, by: -1) {
-            let then = i < start.count ? start[i] : CallTree.Counters(calls: 0, own: 0)
-            windowCalls[i] = now[i].calls &- then.calls
-            windowOwn[i] = UInt64((Double(now[i].own &- then.own) * nanosPerTick).rounded())
+            let then = i < start.count ? start[i] : Measurements()
+            let values = (now[i] - then).converted(nanosPerTick: nanosPerTick)
+            windowCalls[i] = values.calls
+            windowOwn[i] = values.wall
             if windowCalls[i] != 0 || windowOwn[i] != 0 || keep[i] {
                 keep[i] = true
                 keep[Int(tree.parent(i))] = true
@@ -27,7 +30,6 @@ enum ProfileBuilder {
         // Label-set nodes are not frames: their labels go on every node below them (merged with
         // those above, the inner value winning), and the time spent in them outside any scope
         // goes to their enclosing frame's path with their labels.
-        let labelProbes = LabelSets.shared.all()
         var labelSets: [[String: String]] = []
         var labelSetIndex: [[String: String]: Int32] = [:]
         var nodes: [Profile.Node] = []
@@ -81,7 +83,7 @@ enum ProfileBuilder {
             mode: window.mode,
             startWallNanoseconds: window.startWallNanoseconds,
             durationNanoseconds: durationNanoseconds,
-            functions: ProbeRegistry.shared.functions(),
+            functions: functions,
             nodes: nodes,
             statistics: statistics,
             labelSets: labelSets

@@ -151,7 +151,7 @@ final class ThreadFolder {
                         if _fastPath(frame.depth == d && frame.probe == p && !frame.isPlaceholder) {
                             depth -= 1
                             storage.counters[Int(frame.node)].calls &+= 1
-                            storage.counters[Int(frame.node)].own &+= frame.pendingOwn
+                            storage.counters[Int(frame.node)].wall &+= frame.pendingOwn
                             folded &+= 1
                             continue
                         }

@@ -76,6 +76,6 @@ package struct AsyncContext: Sendable {
     static func innermost() -> AsyncContext {
         let own = current
         guard providerInstalled.load(ordering: .acquiring), let other = provider?() else { return own }
-        return CallPaths.shared.depth(of: other.path) > CallPaths.shared.depth(of: own.path) ? other : own
+        return Recorder.shared.paths.depth(of: other.path) > Recorder.shared.paths.depth(of: own.path) ? other : own
     }
 }

@@ -9,7 +9,7 @@ package enum AsyncScopes {
     static func open(_ name: StaticString, _ file: StaticString, _ line: UInt, _ function: StaticString = "") -> AsyncFrame? {
         Recorder.initializeIfNeeded()
         let mode = CPprof_mode()
-        guard mode != ModeFlag.off, let state = Recorder.currentThreadState() else { return nil }
+        guard mode != ModeFlag.off, let state = Recorder.shared.currentThreadState() else { return nil }
         return open(probe: state.probe(name, file, line, function: function), mode: mode, parent: AsyncContext.innermost())
     }
 
@@ -19,11 +19,11 @@ package enum AsyncScopes {
         Recorder.initializeIfNeeded()
         let mode = CPprof_mode()
         guard mode != ModeFlag.off else { return nil }
-        return open(probe: ProbeRegistry.shared.intern(named: name, file, line), mode: mode, parent: AsyncContext.innermost())
+        return open(probe: Recorder.shared.probes.intern(named: name, file, line), mode: mode, parent: AsyncContext.innermost())
     }
 
     static func open(probe: UInt32, mode: UInt8, parent: AsyncContext) -> AsyncFrame {
-        let path = CallPaths.shared.path(parent: parent.path, probe: probe)
+        let path = Recorder.shared.paths.path(parent: parent.path, probe: probe)
         CPprof_noteTaskContext()
         return AsyncFrame(path: path, owner: CPprof_currentOwner(), start: Clock.timestamp(mode), parent: parent.frame)
     }
@@ -40,7 +40,7 @@ package enum AsyncScopes {
         }
         // A window that closed while the frame was open has its profile already; the frame
         // still goes into the tree, for the windows still open and those to come.
-        guard mode != ModeFlag.off, let state = Recorder.currentThreadState() else { return }
+        guard mode != ModeFlag.off, let state = Recorder.shared.currentThreadState() else { return }
         state.pushRecord(
             .asyncFrame,
             path: frame.path,

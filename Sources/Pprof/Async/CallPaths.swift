@@ -12,13 +12,12 @@ import Glibc
 /// a path id reads them without a lock.
 ///
 /// ```swift
-/// let handler = CallPaths.shared.path(parent: 0, probe: handlerProbe)
-/// let query = CallPaths.shared.path(parent: handler, probe: queryProbe)
-/// CallPaths.shared.parent(of: query)   // handler
+/// let paths = Recorder.shared.paths
+/// let handler = paths.path(parent: 0, probe: handlerProbe)
+/// let query = paths.path(parent: handler, probe: queryProbe)
+/// paths.parent(of: query)   // handler
 /// ```
 final class CallPaths: @unchecked Sendable {
-    static let shared = CallPaths()
-
     /// Paths beyond this many are not made: a frame there takes its parent's path (counted in
     /// `refused`), so that a program that makes paths without end cannot exhaust memory.
     static let capacity = 1 << 20
@@ -36,7 +35,7 @@ final class CallPaths: @unchecked Sendable {
     /// mapped, in which case every frame takes its parent's path, the root.
     private let limit: Int
 
-    private init() {
+    init() {
         let bytes = CallPaths.capacity * MemoryLayout<UInt32>.stride
         if let p = InternTable.map(bytes), let q = InternTable.map(bytes), let r = InternTable.map(bytes) {
             parents = p.assumingMemoryBound(to: UInt32.self)

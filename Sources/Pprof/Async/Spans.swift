@@ -33,7 +33,7 @@ package enum Spans {
 
     /// Whether `a` is nested deeper than `b`: of two contexts on one chain, the inner one.
     package static func isDeeper(_ a: AsyncContext, than b: AsyncContext) -> Bool {
-        CallPaths.shared.depth(of: a.path) > CallPaths.shared.depth(of: b.path)
+        Recorder.shared.paths.depth(of: a.path) > Recorder.shared.paths.depth(of: b.path)
     }
 
     /// Opens a span's frame under `parent`; nil while nothing records.
@@ -56,8 +56,8 @@ package enum Spans {
         labels: [String: String]
     ) -> AsyncContext {
         var path = parent.path
-        if !labels.isEmpty { path = CallPaths.shared.path(parent: path, probe: LabelSets.shared.probe(for: labels)) }
-        path = CallPaths.shared.path(parent: path, probe: ProbeRegistry.shared.intern(named: name, fileName: file, line))
+        if !labels.isEmpty { path = Recorder.shared.paths.path(parent: path, probe: Recorder.shared.labels.probe(for: labels)) }
+        path = Recorder.shared.paths.path(parent: path, probe: Recorder.shared.probes.intern(named: name, fileName: file, line))
         frame.path = path
         return AsyncContext(path: path, frame: frame)
     }

@@ -11,12 +11,11 @@ import Glibc
 /// collide.
 ///
 /// ```swift
-/// let probe = LabelSets.shared.probe(for: ["route": "/users"])
-/// LabelSets.shared.labels(of: probe)   // ["route": "/users"]
+/// let labels = Recorder.shared.labels
+/// let probe = labels.probe(for: ["route": "/users"])
+/// labels.labels(of: probe)   // ["route": "/users"]
 /// ```
 final class LabelSets: @unchecked Sendable {
-    static let shared = LabelSets()
-
     private final class Entry {
         let labels: [String: String]
         let probe: UInt32
@@ -30,12 +29,15 @@ final class LabelSets: @unchecked Sendable {
     private let table = InternTable(capacityLog2: 17)
     /// Entries by the index the table holds; each is retained for good once published.
     private let entries: UnsafeMutablePointer<UnsafeRawPointer?>
+    private let probes: ProbeRegistry
     private let lock = Lock()
     private var count = 0  // guarded by `lock`
     private var slow: [[String: String]: UInt32] = [:]  // guarded by `lock`: collisions, overflow
     private var byProbe: [UInt32: [String: String]] = [:]  // guarded by `lock`
 
-    private init() {
+    /// Label sets whose probes `probes` interns.
+    init(probes: ProbeRegistry) {
+        self.probes = probes
         if let p = InternTable.map(LabelSets.capacity * MemoryLayout<UnsafeRawPointer?>.stride) {
             entries = p.assumingMemoryBound(to: UnsafeRawPointer?.self)
         } else {
@@ -66,7 +68,7 @@ final class LabelSets: @unchecked Sendable {
         lock.withLock {
             // Another thread may have interned it since this one looked.
             if let probe = fast(labels, key: key) ?? slow[labels] { return probe }
-            let probe = ProbeRegistry.shared.intern(labelSet: labels)
+            let probe = probes.intern(labelSet: labels)
             byProbe[probe] = labels
             var published = false
             if count < LabelSets.capacity {

@@ -58,8 +58,8 @@ enum Labels {
     static func enter(_ labels: [String: String]) -> Trace.Token? {
         Recorder.initializeIfNeeded()
         let mode = CPprof_mode()
-        guard mode != ModeFlag.off, let state = Recorder.currentThreadState() else { return nil }
-        return state.enter(probe: LabelSets.shared.probe(for: labels), mode: mode)
+        guard mode != ModeFlag.off, let state = Recorder.shared.currentThreadState() else { return nil }
+        return state.enter(probe: Recorder.shared.labels.probe(for: labels), mode: mode)
     }
 
     /// The task context with the label set appended to its path; nil while nothing records.
@@ -69,7 +69,7 @@ enum Labels {
         guard CPprof_mode() != ModeFlag.off else { return nil }
         CPprof_noteTaskContext()
         let outer = AsyncContext.innermost()
-        let path = CallPaths.shared.path(parent: outer.path, probe: LabelSets.shared.probe(for: labels))
+        let path = Recorder.shared.paths.path(parent: outer.path, probe: Recorder.shared.labels.probe(for: labels))
         return AsyncContext(path: path, frame: outer.frame)
     }
 }

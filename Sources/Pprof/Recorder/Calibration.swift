@@ -4,14 +4,11 @@
 /// The pair runs on a private ring that no aggregator sees, through the same inlined code as
 /// the hooks (probe cache, bookkeeping, clock, ring writes); the best of 16 batches is kept.
 enum Calibration {
-    /// Clock ticks per pair; 0 until measured.
-    nonisolated(unsafe) private(set) static var pairTicks: Double = 0
-
-    static func measure() {
-        guard let state = ThreadState.allocate(capacity: 4096, threadID: UInt32.max) else { return }
+    /// Clock ticks per pair in timed mode `mode`; 0 if no ring could be mapped for it.
+    static func pairTicks(mode: UInt8) -> Double {
+        guard let state = ThreadState.allocate(capacity: 4096, threadID: UInt32.max) else { return 0 }
         defer { state.deallocate() }
         state.cache(probe: UInt32.max, "calibration", #fileID, 1)
-        let mode = Clock.timedMode
         let pairs = 256
         var best = Double.infinity
         for _ in 0..<16 {
@@ -25,6 +22,6 @@ enum Calibration {
             best = min(best, Double(end &- start) / Double(pairs))
             state.tail.pointee.store(state.head.pointee.load(ordering: .relaxed), ordering: .releasing)
         }
-        pairTicks = best
+        return best
     }
 }

@@ -37,43 +37,9 @@ enum Clock {
         CPprof_monotonicNanos()
     }
 
-    /// The flag value for timed recording on this machine (TSC or monotonic).
-    nonisolated(unsafe) static var timedMode: UInt8 = ModeFlag.monotonic
-    nonisolated(unsafe) private static var originTicks: UInt64 = 0
-    nonisolated(unsafe) private static var originNanos: UInt64 = 0
-
-    /// Chooses the clock and notes the origin. Called once, at initialisation.
-    static func configure(environment: [String: String]) {
-        let forced = environment["PPROF_CLOCK"]
-        if forced != "monotonic" && counterIsReliable() {
-            timedMode = ModeFlag.tsc
-        } else {
-            timedMode = ModeFlag.monotonic
-        }
-        originNanos = CPprof_monotonicNanos()
-        originTicks = now()
-    }
-
-    static var sourceName: String { timedMode == ModeFlag.tsc ? "tsc" : "monotonic" }
-
-    /// A timestamp in the timed mode's units.
-    static func now() -> UInt64 { timestamp(timedMode) }
-
-    /// Nanoseconds per tick, measured from start-up to now (at least 2 ms of it).
-    static func nanosecondsPerTick() -> Double {
-        if timedMode == ModeFlag.monotonic { return 1 }
-        var ticks = now()
-        var nanos = CPprof_monotonicNanos()
-        while nanos &- originNanos < 2_000_000 {
-            ticks = now()
-            nanos = CPprof_monotonicNanos()
-        }
-        return Double(nanos &- originNanos) / Double(ticks &- originTicks)
-    }
-
     /// x86: the counter must tick at a constant rate and keep ticking in deep C-states
     /// (`constant_tsc` and `nonstop_tsc` in /proc/cpuinfo). arm64: cntvct_el0 always does.
-    private static func counterIsReliable() -> Bool {
+    fileprivate static func counterIsReliable() -> Bool {
         #if arch(arm64)
         return true
         #elseif arch(x86_64)
@@ -84,6 +50,46 @@ enum Clock {
         #else
         return false
         #endif
+    }
+}
+
+/// The clock a recorder chose and its origin: which timed mode the hooks use, and how its ticks
+/// convert to nanoseconds (a ratio measured against CLOCK_MONOTONIC from the origin to now).
+///
+/// ```swift
+/// let clock = ClockBase(environment: [:])      // PPROF_CLOCK=monotonic forces the slower clock
+/// let start = clock.now()
+/// let nanoseconds = Double(clock.now() - start) * clock.nanosecondsPerTick()
+/// ```
+struct ClockBase: Sendable {
+    /// The flag value for timed recording on this machine (TSC or monotonic).
+    let timedMode: UInt8
+    private let originTicks: UInt64
+    private let originNanos: UInt64
+
+    /// Chooses the clock (`PPROF_CLOCK`, else by the CPU) and notes the origin.
+    init(environment: [String: String]) {
+        let forced = environment["PPROF_CLOCK"]
+        timedMode = forced != "monotonic" && Clock.counterIsReliable() ? ModeFlag.tsc : ModeFlag.monotonic
+        originNanos = CPprof_monotonicNanos()
+        originTicks = Clock.timestamp(timedMode)
+    }
+
+    var sourceName: String { timedMode == ModeFlag.tsc ? "tsc" : "monotonic" }
+
+    /// A timestamp in the timed mode's units.
+    func now() -> UInt64 { Clock.timestamp(timedMode) }
+
+    /// Nanoseconds per tick, measured from the origin to now (at least 2 ms of it).
+    func nanosecondsPerTick() -> Double {
+        if timedMode == ModeFlag.monotonic { return 1 }
+        var ticks = now()
+        var nanos = CPprof_monotonicNanos()
+        while nanos &- originNanos < 2_000_000 {
+            ticks = now()
+            nanos = CPprof_monotonicNanos()
+        }
+        return Double(nanos &- originNanos) / Double(ticks &- originTicks)
     }
 }
 

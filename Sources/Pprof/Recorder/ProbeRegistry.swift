@@ -3,8 +3,6 @@
 /// Literal names are keyed by their addresses, so a lookup hashes three words; runtime names
 /// are keyed by their text. Either way the hooks only come here on a cache miss.
 final class ProbeRegistry: @unchecked Sendable {
-    static let shared = ProbeRegistry()
-
     /// Id 0 is never a probe (an idle token carries it); id 1 stands for frames whose events were
     /// dropped; id 2 for scopes entered while nothing recorded; id 3 for an async frame's time
     /// outside the scopes nested in it.

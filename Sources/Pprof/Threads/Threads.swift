@@ -35,20 +35,21 @@ package enum Threads {
     /// Whether thread tracking is on.
     package static var isTracking: Bool {
         Recorder.initializeIfNeeded()
-        return Aggregator.shared.isTracking
+        return Recorder.shared.aggregator.isTracking
     }
 
-    /// Turns thread tracking on or off. Scopes entered while it was off are unknown to it.
+    /// Turns this switch's hold on thread tracking on or off (other holders, such as
+    /// `PPROF_TRACK_THREADS`, keep theirs). Scopes entered while it was off are unknown to it.
     package static func setTracking(_ on: Bool) {
         Recorder.initializeIfNeeded()
-        Aggregator.shared.setTracking(on)
+        Recorder.shared.aggregator.setTrackingSwitch(on)
     }
 
     /// Every live thread that has recorded, sorted by id.
     package static func snapshot() -> [Thread] {
         Recorder.initializeIfNeeded()
-        let functions = ProbeRegistry.shared.functions()
-        return Aggregator.shared.threadSnapshots().sorted { $0.id < $1.id }.map { thread in
+        let functions = Recorder.shared.probes.functions()
+        return Recorder.shared.aggregator.threadSnapshots().sorted { $0.id < $1.id }.map { thread in
             Thread(
                 id: thread.id,
                 name: thread.name,

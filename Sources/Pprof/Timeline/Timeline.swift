@@ -24,8 +24,8 @@ package struct Timeline: Sendable {
     /// Whether events were left out because the limit was reached.
     package let wasCut: Bool
 
-    init(capture: TimelineCapture, endTicks: UInt64, nanosPerTick: Double) {
-        var builder = Builder(capture: capture, endTicks: endTicks, nanosPerTick: nanosPerTick)
+    init(capture: TimelineCapture, endTicks: UInt64, nanosPerTick: Double, functions: [Profile.Function], paths: CallPaths) {
+        var builder = Builder(capture: capture, endTicks: endTicks, nanosPerTick: nanosPerTick, functions: functions, paths: paths)
         json = builder.build()
         eventCount = builder.written
         wasCut = capture.notKept != 0
@@ -43,13 +43,16 @@ extension Timeline {
         let capture: TimelineCapture
         let endTicks: UInt64
         let nanosPerTick: Double
-        let functions = ProbeRegistry.shared.functions()
+        let functions: [Profile.Function]
+        let paths: CallPaths
         let pid = Int(getpid())
         var out = JSONWriter()
         var written = 0
         var asyncID = 0
 
-        init(capture: TimelineCapture, endTicks: UInt64, nanosPerTick: Double) {
+        init(capture: TimelineCapture, endTicks: UInt64, nanosPerTick: Double, functions: [Profile.Function], paths: CallPaths) {
+            self.functions = functions
+            self.paths = paths
             self.capture = capture
             self.endTicks = endTicks
             self.nanosPerTick = nanosPerTick
@@ -93,7 +96,7 @@ extension Timeline {
                     let start = max(event.timestamp, capture.startTicks)
                     let end = event.timestamp &+ payload.word
                     separator(&out)
-                    asyncSlice(probe: CallPaths.shared.probe(of: path), thread: entry.thread, start: start, end: end)
+                    asyncSlice(probe: paths.probe(of: path), thread: entry.thread, start: start, end: end)
                     continue
                 }
                 var stack = stacks[entry.thread] ?? []

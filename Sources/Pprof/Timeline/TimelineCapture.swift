@@ -5,9 +5,10 @@
 /// has closed.
 ///
 /// ```swift
-/// let (window, capture) = Aggregator.shared.openTimeline(limit: 100_000)
+/// let aggregator = Recorder.shared.aggregator
+/// let capture = aggregator.openTimeline(limit: 100_000)
 /// // … the program runs …
-/// let timeline = Aggregator.shared.closeTimeline(window, capture)
+/// let timeline = aggregator.closeTimeline(capture)
 /// ```
 final class TimelineCapture: @unchecked Sendable {
     struct Entry {

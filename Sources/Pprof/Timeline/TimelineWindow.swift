@@ -11,32 +11,33 @@ package final class TimelineWindow: @unchecked Sendable {
     package static let defaultLimit = 200_000
 
     private let lock = Lock()
-    private var open: (Aggregator.Window, TimelineCapture)?  // guarded by `lock`
+    private let aggregator: Aggregator
+    private var capture: TimelineCapture?  // guarded by `lock`
     private var result: Timeline?  // guarded by `lock`
 
-    private init(_ open: (Aggregator.Window, TimelineCapture)) {
-        self.open = open
+    private init(_ capture: TimelineCapture, of aggregator: Aggregator) {
+        self.capture = capture
+        self.aggregator = aggregator
     }
 
     /// Starts recording a timeline of at most `limit` events.
     package static func start(limit: Int = defaultLimit) -> TimelineWindow {
         Recorder.initializeIfNeeded()
-        return opened(limit: limit)
+        return opened(limit: limit, on: Recorder.shared.aggregator)
     }
 
-    /// As `start`, for the recorder's own set-up (`PPROF_TRACE_OUTPUT`), which runs inside
-    /// `initializeIfNeeded`.
-    static func opened(limit: Int) -> TimelineWindow {
-        TimelineWindow(Aggregator.shared.openTimeline(limit: limit))
+    /// As `start`, on `aggregator`: the recorder's own set-up (`PPROF_TRACE_OUTPUT`), which runs
+    /// inside `initializeIfNeeded`, and private recorders.
+    static func opened(limit: Int, on aggregator: Aggregator) -> TimelineWindow {
+        TimelineWindow(aggregator.openTimeline(limit: limit), of: aggregator)
     }
 
     /// Stops it and returns the timeline; a second call returns the same one.
     package func stop() -> Timeline {
         lock.withLock {
             if let result { return result }
-            let (window, capture) = open!
-            let timeline = Aggregator.shared.closeTimeline(window, capture)
-            open = nil
+            let timeline = aggregator.closeTimeline(capture!)
+            capture = nil
             result = timeline
             return timeline
         }
