@@ -22,12 +22,10 @@ final class ThreadFolder {
         var probe: UInt32
         /// For a placeholder, the shallowest level it covers; 0 for a real frame.
         var placeholderLow: UInt32 = 0
-        /// A one-entry cache of this frame's last child.
-        var lastChildProbe: UInt32 = 0
-        var lastChild: Int32 = -1
         /// This frame's node's child table, as found when it was entered (see `CallTree.Found`).
         var table: CallTree.TableRef = .unknown
-        var lastChildTable: CallTree.TableRef = .unknown
+        /// This frame's last child.
+        var lastChild = ChildCache()
         /// Own time charged to this frame and not yet added to its node: the node's counters
         /// are touched once, when the frame closes (or at a window's edge), not at every event
         /// under it. In a large tree each touch is a cache miss.
@@ -58,9 +56,8 @@ final class ThreadFolder {
     private var frames: UnsafeMutablePointer<Frame>
     private var frameCapacity = 64
     private(set) var depth = 0
-    private var rootChildProbe: UInt32 = 0
-    private var rootChild: Int32 = -1
-    private var rootChildTable: CallTree.TableRef = .unknown
+    /// The last frame entered from the base.
+    private var rootChild = ChildCache()
     /// The node the thread's outermost frames hang under: the root, or the path of the task
     /// context the ring last named (a `context` record).
     private(set) var base: Int32 = 0
@@ -112,21 +109,19 @@ final class ThreadFolder {
     /// every event. Only the usual enter and exit are handled here; anything else (a marker,
     /// a frame out of place, a new node) writes the locals back and takes the general path.
     func fold(ring events: UnsafePointer<Event>, mask: Int, from start: Int, to end: Int, into tree: CallTree) {
+        var reader = EventReader(events: events, mask: mask, from: start, to: end)
         var depth = self.depth
         var lastTime = self.lastTime
         var folded = counts.folded
         var frames = self.frames
         var frameCapacity = self.frameCapacity
         var storage = tree.storage
-        var index = start
-        while index != end {
-            let event = events[index & mask]
-            index &+= 1
-            if _slowPath(event.word & Event.recordBits == Event.recordBits) {
+        while let event = reader.next() {
+            if _slowPath(event.isRecord) {
                 // A record: no time passes with it, no frame moves.
                 self.depth = depth
                 counts.folded = folded
-                index = foldRecord(event, payloadAt: index, ring: events, mask: mask, end: end, tree: tree)
+                if let record = reader.record(event) { fold(record, tree: tree) }
                 folded = counts.folded
                 storage = tree.storage
                 continue
@@ -161,18 +156,7 @@ final class ThreadFolder {
                     // tree already.
                     let i = depth - 1
                     if _fastPath(frames[i].depth &+ 1 == d) {
-                        var found: CallTree.Found?
-                        if frames[i].lastChildProbe == p {
-                            found = CallTree.Found(node: frames[i].lastChild, table: frames[i].lastChildTable)
-                        } else {
-                            found = storage.child(of: frames[i].node, table: frames[i].table, probe: p)
-                            if let found {
-                                frames[i].lastChildProbe = p
-                                frames[i].lastChild = found.node
-                                frames[i].lastChildTable = found.table
-                            }
-                        }
-                        if let found {
+                        if let found = frames[i].lastChild.child(p, of: frames[i].node, table: frames[i].table, in: storage) {
                             // The exit will add to this node's counters: in a large tree they are
                             // not in the cache, and the load can start now.
                             CPprof_prefetchForWrite(storage.counters + Int(found.node))
@@ -184,18 +168,7 @@ final class ThreadFolder {
                     }
                 } else if depth == 0 && d == 1 {
                     // A frame entered from the root: the root's children, cached or looked up.
-                    var found: CallTree.Found?
-                    if rootChildProbe == p {
-                        found = CallTree.Found(node: rootChild, table: rootChildTable)
-                    } else {
-                        found = storage.child(of: base, table: .unknown, probe: p)
-                        if let found {
-                            rootChildProbe = p
-                            rootChild = found.node
-                            rootChildTable = found.table
-                        }
-                    }
-                    if let found {
+                    if let found = rootChild.child(p, of: base, table: .unknown, in: storage) {
                         frames[0] = Frame(node: found.node, depth: 1, probe: p, table: found.table, start: ts)
                         depth = 1
                         folded &+= 1
@@ -219,39 +192,23 @@ final class ThreadFolder {
         counts.folded = folded
     }
 
-    /// A record and its payload (the event at `payloadAt`); returns the index after them.
+    /// A record (its payload read with it): no time passes with it, no frame moves.
     @inline(never)
-    private func foldRecord(
-        _ header: Event,
-        payloadAt index: Int,
-        ring events: UnsafePointer<Event>,
-        mask: Int,
-        end: Int,
-        tree: CallTree
-    ) -> Int {
-        // The producer publishes both events at once, so the payload is always there.
-        guard index != end else { return index }
-        let payload = events[index & mask].timestamp
-        let path = UInt32(truncatingIfNeeded: header.word)
+    private func fold(_ record: Record, tree: CallTree) {
         counts.folded &+= 1
-        switch ThreadState.RecordKind(rawValue: (header.word >> 32) & 0xFF) {
-        case .context:
+        switch record {
+        case .context(let path):
             var node = tree.node(forPath: path)
             if let threadLabel { node = tree.child(of: node, probe: threadLabel) }
             if node != base {
                 base = node
-                rootChildProbe = 0
-                rootChild = -1
-                rootChildTable = .unknown
+                rootChild = ChildCache()
             }
-        case .asyncFrame:
+        case .asyncFrame(let path, let remainder, _, _):
             let node = tree.node(forPath: path)
             tree.addCall(node, own: 0)
-            if payload != 0 { tree.addOwn(tree.child(of: node, probe: ProbeRegistry.suspendedProbe), payload) }
-        case nil:
-            break
+            if remainder != 0 { tree.addOwn(tree.child(of: node, probe: ProbeRegistry.suspendedProbe), remainder) }
         }
-        return index &+ 1
     }
 
     /// What an event does to the stack and the tree, its time already charged: every case.
@@ -273,15 +230,14 @@ final class ThreadFolder {
     /// Drains the folder's ring into `tree`; returns how many events it folded.
     @discardableResult
     func drain(into tree: CallTree, capture: [TimelineCapture] = []) -> Int {
-        guard let state else { return 0 }
-        let head = state.head.pointee.load(ordering: .acquiring)
-        let tail = state.tail.pointee.load(ordering: .relaxed)
+        guard let ring = state?.ring else { return 0 }
+        let (tail, head) = ring.published()
         guard head != tail else { return 0 }
         for timeline in capture {
-            timeline.append(thread: threadID, name: name, ring: state.events, mask: state.mask, from: tail, to: head)
+            timeline.append(thread: threadID, name: name, EventReader(ring, from: tail, to: head))
         }
-        fold(ring: state.events, mask: state.mask, from: tail, to: head, into: tree)
-        state.tail.pointee.store(head, ordering: .releasing)
+        fold(ring: ring.events, mask: ring.mask, from: tail, to: head, into: tree)
+        ring.consume(to: head)
         return head &- tail
     }
 
@@ -308,21 +264,9 @@ final class ThreadFolder {
             found = tree.child(of: unrecorded, table: .unknown, probe: p)
         } else if depth > 0 {
             let i = depth - 1
-            if frames[i].lastChildProbe == p {
-                found = CallTree.Found(node: frames[i].lastChild, table: frames[i].lastChildTable)
-            } else {
-                found = tree.child(of: frames[i].node, table: frames[i].table, probe: p)
-                frames[i].lastChildProbe = p
-                frames[i].lastChild = found.node
-                frames[i].lastChildTable = found.table
-            }
-        } else if rootChildProbe == p {
-            found = CallTree.Found(node: rootChild, table: rootChildTable)
+            found = frames[i].lastChild.child(p, of: frames[i].node, table: frames[i].table, in: tree)
         } else {
-            found = tree.child(of: base, table: .unknown, probe: p)
-            rootChildProbe = p
-            rootChild = found.node
-            rootChildTable = found.table
+            found = rootChild.child(p, of: base, table: .unknown, in: tree)
         }
         push(Frame(node: found.node, depth: d, probe: p, table: found.table, start: lastTime))
     }
@@ -416,5 +360,45 @@ final class ThreadFolder {
     /// The nodes of the frames open now, innermost last (placeholders excluded).
     var openNodes: [Int32] {
         stack.filter { !$0.isPlaceholder }.map(\.node)
+    }
+}
+
+/// A one-entry cache of a node's last child: most enters under a frame repeat its previous
+/// child, so the common enter reads one probe instead of the tree.
+struct ChildCache {
+    var probe: UInt32 = 0
+    var node: Int32 = -1
+    var table: CallTree.TableRef = .unknown
+
+    /// The child of `parent` (whose table is `parentTable`) for probe `p`: cached, or looked up
+    /// in `storage` and cached; nil if the tree does not have it yet (the caller adds it).
+    @inline(__always)
+    mutating func child(
+        _ p: UInt32,
+        of parent: Int32,
+        table parentTable: CallTree.TableRef,
+        in storage: CallTree.Storage
+    ) -> CallTree.Found? {
+        if probe == p { return CallTree.Found(node: node, table: table) }
+        guard let found = storage.child(of: parent, table: parentTable, probe: p) else { return nil }
+        remember(p, found)
+        return found
+    }
+
+    /// As `child(_:of:table:in:)`, adding the child to `tree` if it is new.
+    mutating func child(_ p: UInt32, of parent: Int32, table parentTable: CallTree.TableRef, in tree: CallTree)
+        -> CallTree.Found
+    {
+        if probe == p { return CallTree.Found(node: node, table: table) }
+        let found = tree.child(of: parent, table: parentTable, probe: p)
+        remember(p, found)
+        return found
+    }
+
+    @inline(__always)
+    private mutating func remember(_ p: UInt32, _ found: CallTree.Found) {
+        probe = p
+        node = found.node
+        table = found.table
     }
 }

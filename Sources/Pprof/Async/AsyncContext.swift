@@ -56,26 +56,34 @@ package struct AsyncContext: Sendable {
 
     /// Another carrier of contexts, read beside the task-local: `PprofTracing` keeps its spans'
     /// contexts in `ServiceContext`, which it alone can read.
-    private static let providerInstalled = Atomic<Bool>(false)
-    nonisolated(unsafe) private static var provider: (@Sendable () -> AsyncContext?)?
-
-    /// Installs `provider` (once; later calls are ignored).
-    static func install(provider: @escaping @Sendable () -> AsyncContext?) {
-        providerLock.withLock {
-            guard !providerInstalled.load(ordering: .relaxed) else { return }
-            self.provider = provider
-            providerInstalled.store(true, ordering: .releasing)
-        }
+    private final class Provider: Sendable {
+        let read: @Sendable () -> AsyncContext?
+        init(_ read: @escaping @Sendable () -> AsyncContext?) { self.read = read }
     }
 
-    private static let providerLock = Lock()
+    /// The installed provider's address (retained for good; 0 for none), published once with a
+    /// release exchange.
+    private static let provider = Atomic<UInt>(0)
+
+    /// Installs `provider` (once; later calls are ignored).
+    static func install(provider read: @escaping @Sendable () -> AsyncContext?) {
+        let box = Unmanaged.passRetained(Provider(read))
+        let (exchanged, _) = provider.compareExchange(
+            expected: 0,
+            desired: UInt(bitPattern: box.toOpaque()),
+            ordering: .acquiringAndReleasing
+        )
+        if !exchanged { box.release() }
+    }
 
     /// The innermost context of the running task: the task-local's or the provider's, whichever
     /// is deeper. Both carriers are scoped to what runs inside them, so whichever was set last is
     /// nested in the other, and its path is the longer one.
     static func innermost() -> AsyncContext {
         let own = current
-        guard providerInstalled.load(ordering: .acquiring), let other = provider?() else { return own }
+        guard let raw = UnsafeRawPointer(bitPattern: provider.load(ordering: .acquiring)),
+            let other = Unmanaged<Provider>.fromOpaque(raw).takeUnretainedValue().read()
+        else { return own }
         return Recorder.shared.paths.depth(of: other.path) > Recorder.shared.paths.depth(of: own.path) ? other : own
     }
 }

@@ -22,22 +22,22 @@ extension ThreadState {
     /// The context path last written to this thread's ring; `unknownContext` after a context
     /// record was dropped, so that the next outermost scope writes one again.
     @inlinable var contextPath: UInt32 {
-        @inline(__always) get { base.load(fromByteOffset: 16, as: UInt32.self) }
-        @inline(__always) nonmutating set { base.storeBytes(of: newValue, toByteOffset: 16, as: UInt32.self) }
+        @inline(__always) get { header.pointee.contextPath }
+        @inline(__always) nonmutating set { header.pointee.contextPath = newValue }
     }
 
     static var unknownContext: UInt32 { .max }
 
     /// The async frame the open outermost sync scope is nested in (retained), or 0.
     @inlinable var syncParentFrame: UInt {
-        @inline(__always) get { base.load(fromByteOffset: 56, as: UInt.self) }
-        @inline(__always) nonmutating set { base.storeBytes(of: newValue, toByteOffset: 56, as: UInt.self) }
+        @inline(__always) get { header.pointee.syncParentFrame }
+        @inline(__always) nonmutating set { header.pointee.syncParentFrame = newValue }
     }
 
     /// When the open outermost sync scope began, for `syncParentFrame`.
     var syncStart: UInt64 {
-        get { base.load(fromByteOffset: 48, as: UInt64.self) }
-        nonmutating set { base.storeBytes(of: newValue, toByteOffset: 48, as: UInt64.self) }
+        get { header.pointee.syncStart }
+        nonmutating set { header.pointee.syncStart = newValue }
     }
 
     /// Appends a record, or drops it (counted as one dropped event) when the ring has no room.
@@ -52,20 +52,12 @@ extension ThreadState {
         start: UInt64 = 0,
         wall: UInt64 = 0
     ) -> Bool {
-        var h = head.pointee.load(ordering: .relaxed)
-        let needed = gapPending ? 3 : 2
-        if limit &- h < needed { limit = tail.pointee.load(ordering: .acquiring) &+ capacity }
-        guard limit &- h >= needed else {
+        guard let h = reserve(2, timestamp: timestamp) else {
             bump(.dropped)
             // A pending marker must still come before the next event: keep the hooks on the slow path.
-            if gapPending { limit = h }
+            if gapPending { limit = head.pointee.load(ordering: .relaxed) }
             if kind == .context { contextPath = ThreadState.unknownContext }
             return false
-        }
-        if gapPending {
-            events[h & mask] = Event.marker(timestamp: timestamp, lowWater: gapLow)
-            h &+= 1
-            gapPending = false
         }
         events[h & mask] = Event(timestamp: start, word: Event.recordBits | kind.rawValue << 32 | UInt64(path))
         events[(h &+ 1) & mask] = Event(timestamp: payload, word: wall)

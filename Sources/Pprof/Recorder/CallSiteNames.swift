@@ -142,8 +142,14 @@ enum CallSiteNames {
 
     // MARK: Symbols
 
-    private static let lock = Lock()
-    nonisolated(unsafe) private static var tables: [String: SymbolTable?] = [:]  // guarded by `lock`
+    /// Each object's symbol table, read once (nil: unreadable), for the process's life: the
+    /// objects are the process's, whichever recorder asks.
+    private final class Tables: @unchecked Sendable {
+        let lock = Lock()
+        var byPath: [String: SymbolTable?] = [:]  // guarded by `lock`
+    }
+
+    private static let tables = Tables()
 
     /// The object that holds `address`: whether it is the main program, its path (as the loader
     /// knows it; "" for the main program), its GNU build id, and its load bias.
@@ -159,10 +165,10 @@ enum CallSiteNames {
     static func symbol(at address: UInt) -> (String, Profile.Mapping?)? {
         guard let (isMain, mapping, bias) = object(at: address) else { return nil }
         let file = isMain ? "/proc/self/exe" : mapping.path
-        let table: SymbolTable? = lock.withLock {
-            if let cached = tables[file] { return cached }
+        let table: SymbolTable? = tables.lock.withLock {
+            if let cached = tables.byPath[file] { return cached }
             let loaded = SymbolTable(path: file)
-            tables[file] = loaded
+            tables.byPath[file] = loaded
             return loaded
         }
         guard let table, let name = table.symbol(at: UInt64(address &- bias)) else { return nil }

@@ -5,38 +5,30 @@ import Synchronization
 import Glibc
 #endif
 
-/// The recorder state of one thread: a header followed by its single-producer single-consumer
-/// ring of events, in one `mmap`ed block.
+/// The recorder state of one thread: a `ThreadHeader`, the open scopes, the probe cache, and
+/// its single-producer single-consumer `EventRing`, in one `mmap`ed block.
 ///
 /// ```
-///  offset  what                                         written by      read by
-///  ------  -------------------------------------------  --------------  ------------------
-///       0  depth u32, seq u32, threadID u32, gapPending  producer        producer
-///      16  contextPath u32 (ThreadState+Async)           producer        producer
-///      24  limit Int (tail + capacity, cached)           producer        producer
-///      32  mask Int                                      registration    producer, consumer
-///      40  gapLow u32: low-water depth of the drop run   producer        producer
-///      48  syncStart u64, syncParentFrame (+Async)       producer        producer
-///      64  head           Atomic<Int> (release)          producer        consumer (acquire)
-///     128  tail           Atomic<Int> (release)          consumer        producer (acquire)
-///     136  closed         Atomic<Int> (release)          thread exit     consumer (acquire)
-///     192  counters: dropped, staleExits, wrongThread,   producer        consumer (relaxed)
-///          enteredBeforeRecording  (Atomic<Int> each)
-///     256  open [UInt64 x 1024], per recorded depth:      producer        producer
-///          low half: the open scope's identity, to
-///          reject stale tokens (its timestamp's low
-///          bits; in cprof, `seq`); high half: the
-///          thread's idle depth when it was entered
-///          (from depth 1023 on, one shared, unchecked slot)
-///    8448  probe cache [256 x (name, file, line, id)]    producer        producer
-///   20480  events [Event x capacity]                     producer        consumer
+///  offset                         what                                   written by  read by
+///  -----------------------------  -------------------------------------  ----------  --------
+///  0                              ThreadHeader (4 lines: see there)
+///  ThreadHeader.openOffset        open [UInt64 x 1024], per recorded      producer    producer
+///                                 depth: low half the open scope's
+///                                 identity, to reject stale tokens (its
+///                                 timestamp's low bits; in cprof, `seq`);
+///                                 high half the thread's idle depth when
+///                                 it was entered (from depth 1023 on, one
+///                                 shared, unchecked slot)
+///  ThreadHeader.probeCacheOffset  probe cache [256 x (name, file, line,   producer    producer
+///                                 id)]
+///  ThreadHeader.eventsOffset      events [Event x capacity]               producer    consumer
 /// ```
 ///
 /// The producer publishes each event with a release store of `head` (it alone writes it, so it
-/// reads it back with a relaxed load); the consumer
-/// reads up to it with an acquire load and frees space with a release store of `tail`. The
-/// producer refreshes its cached `limit` from `tail` only when the ring looks full, so a
-/// recorded event costs two plain stores and one release store (a plain `mov` on x86).
+/// reads it back with a relaxed load); the consumer reads up to it with an acquire load and
+/// frees space with a release store of `tail`. The producer refreshes its cached `limit` from
+/// `tail` only when the ring looks full, so a recorded event costs two plain stores and one
+/// release store (a plain `mov` on x86).
 ///
 /// A full ring drops the event, counts it, and notes how shallow the thread went while
 /// dropping; the first event kept afterwards is preceded by a marker carrying that depth (see
@@ -93,66 +85,73 @@ struct ThreadState: @unchecked Sendable {
 
     // MARK: Layout
 
-    @inlinable static var headerSize: Int { 20480 }
-    /// Depths below this have their scope's seq checked at exit; deeper ones only their depth.
-    @inlinable static var trackedDepths: UInt32 { 1023 }
-    @inlinable static var probeCacheSlots: Int { 256 }
-    @inlinable static var openOffset: Int { 256 }
-    @inlinable static var probeCacheOffset: Int { 8448 }
+    @inlinable static var headerSize: Int { ThreadHeader.eventsOffset }
+    @inlinable static var trackedDepths: UInt32 { ThreadHeader.trackedDepths }
+
+    @inlinable var header: UnsafeMutablePointer<ThreadHeader> {
+        @inline(__always) get { base.assumingMemoryBound(to: ThreadHeader.self) }
+    }
 
     // MARK: Producer-private fields (plain memory: only the owning thread touches them)
 
     @inlinable var depth: UInt32 {
-        @inline(__always) get { base.load(fromByteOffset: 0, as: UInt32.self) }
-        @inline(__always) nonmutating set { base.storeBytes(of: newValue, toByteOffset: 0, as: UInt32.self) }
+        @inline(__always) get { header.pointee.depth }
+        @inline(__always) nonmutating set { header.pointee.depth = newValue }
     }
 
     @inlinable var seq: UInt32 {
-        @inline(__always) get { base.load(fromByteOffset: 4, as: UInt32.self) }
-        @inline(__always) nonmutating set { base.storeBytes(of: newValue, toByteOffset: 4, as: UInt32.self) }
+        @inline(__always) get { header.pointee.seq }
+        @inline(__always) nonmutating set { header.pointee.seq = newValue }
     }
 
     /// The thread's serial number, never 0 (0 marks an idle token).
     @inlinable var threadID: UInt32 {
-        @inline(__always) get { base.load(fromByteOffset: 8, as: UInt32.self) }
-        @inline(__always) nonmutating set { base.storeBytes(of: newValue, toByteOffset: 8, as: UInt32.self) }
+        @inline(__always) get { header.pointee.threadID }
+        @inline(__always) nonmutating set { header.pointee.threadID = newValue }
     }
 
     /// Whether events were dropped since the last one written (a marker must come first).
     var gapPending: Bool {
-        get { base.load(fromByteOffset: 12, as: UInt32.self) != 0 }
-        nonmutating set { base.storeBytes(of: newValue ? 1 : 0, toByteOffset: 12, as: UInt32.self) }
+        get { header.pointee.gapPending != 0 }
+        nonmutating set { header.pointee.gapPending = newValue ? 1 : 0 }
     }
 
     /// The shallowest depth the thread returned to while dropping.
     var gapLow: UInt32 {
-        get { base.load(fromByteOffset: 40, as: UInt32.self) }
-        nonmutating set { base.storeBytes(of: newValue, toByteOffset: 40, as: UInt32.self) }
+        get { header.pointee.gapLow }
+        nonmutating set { header.pointee.gapLow = newValue }
     }
 
     @inlinable var limit: Int {
-        @inline(__always) get { base.load(fromByteOffset: 24, as: Int.self) }
-        @inline(__always) nonmutating set { base.storeBytes(of: newValue, toByteOffset: 24, as: Int.self) }
+        @inline(__always) get { header.pointee.limit }
+        @inline(__always) nonmutating set { header.pointee.limit = newValue }
     }
 
     @inlinable var mask: Int {
-        @inline(__always) get { base.load(fromByteOffset: 32, as: Int.self) }
-        @inline(__always) nonmutating set { base.storeBytes(of: newValue, toByteOffset: 32, as: Int.self) }
+        @inline(__always) get { header.pointee.mask }
+        @inline(__always) nonmutating set { header.pointee.mask = newValue }
     }
 
     @inlinable var capacity: Int { mask &+ 1 }
 
     // MARK: Shared fields (atomics)
 
+    /// The ring, as the producer and the consumer see it.
+    @inlinable var ring: EventRing {
+        @inline(__always) get { EventRing(base: base, mask: mask) }
+    }
+
     @inlinable var head: UnsafeMutablePointer<Atomic<Int>> {
-        @inline(__always) get { (base + 64).assumingMemoryBound(to: Atomic<Int>.self) }
+        @inline(__always) get { (base + ThreadHeader.headOffset).assumingMemoryBound(to: Atomic<Int>.self) }
     }
 
     @inlinable var tail: UnsafeMutablePointer<Atomic<Int>> {
-        @inline(__always) get { (base + 128).assumingMemoryBound(to: Atomic<Int>.self) }
+        @inline(__always) get { (base + ThreadHeader.tailOffset).assumingMemoryBound(to: Atomic<Int>.self) }
     }
 
-    var closed: UnsafeMutablePointer<Atomic<Int>> { (base + 136).assumingMemoryBound(to: Atomic<Int>.self) }
+    var closed: UnsafeMutablePointer<Atomic<Int>> {
+        (base + ThreadHeader.closedOffset).assumingMemoryBound(to: Atomic<Int>.self)
+    }
 
     /// Producer-written monotone counters, read by the aggregator.
     @usableFromInline
@@ -163,7 +162,7 @@ struct ThreadState: @unchecked Sendable {
 
     @inlinable @inline(__always)
     func counter(_ which: Counter) -> UnsafeMutablePointer<Atomic<Int>> {
-        (base + 192 + 8 &* which.rawValue).assumingMemoryBound(to: Atomic<Int>.self)
+        (base + ThreadHeader.countersOffset + 8 &* which.rawValue).assumingMemoryBound(to: Atomic<Int>.self)
     }
 
     /// Raises a counter. Only the owning thread writes it, so a load and a store suffice.
@@ -174,12 +173,12 @@ struct ThreadState: @unchecked Sendable {
     }
 
     @inlinable var events: UnsafeMutablePointer<Event> {
-        @inline(__always) get { (base + ThreadState.headerSize).assumingMemoryBound(to: Event.self) }
+        @inline(__always) get { (base + ThreadHeader.eventsOffset).assumingMemoryBound(to: Event.self) }
     }
 
     @inlinable @inline(__always)
     func openScope(at depth: UInt32) -> UnsafeMutablePointer<UInt64> {
-        (base + ThreadState.openOffset).assumingMemoryBound(to: UInt64.self)
+        (base + ThreadHeader.openOffset).assumingMemoryBound(to: UInt64.self)
             + Int(min(depth, ThreadState.trackedDepths))
     }
 
@@ -201,25 +200,34 @@ struct ThreadState: @unchecked Sendable {
     /// the marker and the event, or drop the event.
     @usableFromInline @inline(never)
     func pushSlow(timestamp: UInt64, word: UInt64) {
-        var h = head.pointee.load(ordering: .relaxed)
-        let needed = gapPending ? 2 : 1
-        limit = tail.pointee.load(ordering: .acquiring) &+ capacity
-        guard limit &- h >= needed else {
+        guard let h = reserve(1, timestamp: timestamp) else {
             bump(.dropped)
             // An enter or an exit at depth d leaves every frame at depth d-1 and below untouched.
             let low = Event(timestamp: timestamp, word: word).depth &- 1
             gapLow = gapPending ? min(gapLow, low) : low
             gapPending = true
-            limit = h  // stay on this path until the marker is written
+            limit = head.pointee.load(ordering: .relaxed)  // stay on this path until the marker is written
             return
         }
+        events[h & mask] = Event(timestamp: timestamp, word: word)
+        head.pointee.store(h &+ 1, ordering: .releasing)
+    }
+
+    /// Room for `count` events after the pending gap marker, if one is pending: writes the marker
+    /// (dated `timestamp`) and returns the index at which the events go, to be published with
+    /// one store of `head`; nil, writing nothing, when the ring has no room for all of it. The
+    /// one place a marker is written.
+    func reserve(_ count: Int, timestamp: UInt64) -> Int? {
+        var h = head.pointee.load(ordering: .relaxed)
+        let needed = gapPending ? count &+ 1 : count
+        if limit &- h < needed { limit = tail.pointee.load(ordering: .acquiring) &+ capacity }
+        guard limit &- h >= needed else { return nil }
         if gapPending {
             events[h & mask] = Event.marker(timestamp: timestamp, lowWater: gapLow)
             h &+= 1
             gapPending = false
         }
-        events[h & mask] = Event(timestamp: timestamp, word: word)
-        head.pointee.store(h &+ 1, ordering: .releasing)
+        return h
     }
 
     // MARK: Enter and exit
@@ -282,8 +290,8 @@ struct ThreadState: @unchecked Sendable {
 
     @inlinable @inline(__always)
     func probeSlot(name: UInt, line: UInt) -> UnsafeMutablePointer<UInt> {
-        let index = Int(truncatingIfNeeded: (name &>> 3) ^ (line &* 0x9E37_79B9)) & (ThreadState.probeCacheSlots - 1)
-        return (base + ThreadState.probeCacheOffset).assumingMemoryBound(to: UInt.self) + index &* 4
+        let index = Int(truncatingIfNeeded: (name &>> 3) ^ (line &* 0x9E37_79B9)) & (ThreadHeader.probeCacheSlots - 1)
+        return (base + ThreadHeader.probeCacheOffset).assumingMemoryBound(to: UInt.self) + index &* 4
     }
 
     /// The probe id of this call site: from this thread's cache, or interned on a miss.

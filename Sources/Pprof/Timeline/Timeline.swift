@@ -90,11 +90,11 @@ extension Timeline {
                     guard i < entries.count else { break }
                     let payload = entries[i].event
                     i += 1
-                    let kind = ThreadState.RecordKind(rawValue: (event.word >> 32) & 0xFF)
-                    guard kind == .asyncFrame, event.timestamp != 0 else { continue }
-                    let path = UInt32(truncatingIfNeeded: event.word)
-                    let start = max(event.timestamp, capture.startTicks)
-                    let end = event.timestamp &+ payload.word
+                    guard case .asyncFrame(let path, _, let began, let wall) = Record(header: event, payload: payload),
+                        began != 0
+                    else { continue }
+                    let start = max(began, capture.startTicks)
+                    let end = began &+ wall
                     separator(&out)
                     asyncSlice(probe: paths.probe(of: path), thread: entry.thread, start: start, end: end)
                     continue

@@ -30,21 +30,20 @@ final class TimelineCapture: @unchecked Sendable {
         self.startTicks = startTicks
     }
 
-    func append(thread: UInt32, name: String, ring: UnsafePointer<Event>, mask: Int, from start: Int, to end: Int) {
+    /// Copies what `reader` holds, a drained run of `thread`'s ring, up to the limit.
+    func append(thread: UInt32, name: String, _ reader: EventReader) {
         if threadNames[thread] == nil { threadNames[thread] = name }
-        var index = start
-        while index != end {
-            let event = ring[index & mask]
+        var reader = reader
+        while let event = reader.next() {
             // A record is two events: keep both or neither.
             let size = event.isRecord ? 2 : 1
             if entries.count + size > limit {
                 if cutTicks == nil { cutTicks = event.timestamp != 0 ? event.timestamp : nil }
-                notKept &+= UInt64(end &- index)
+                notKept &+= UInt64(reader.end &- reader.index &+ 1)
                 return
             }
             entries.append(Entry(thread: thread, event: event))
-            if size == 2 && index &+ 1 != end { entries.append(Entry(thread: thread, event: ring[(index &+ 1) & mask])) }
-            index &+= size
+            if size == 2, let payload = reader.payload() { entries.append(Entry(thread: thread, event: payload)) }
         }
     }
 }
