@@ -75,9 +75,9 @@ public enum Trace {
     ///   - name: The scope's name in profiles: a string literal.
     ///   - file: The call site's file; leave the default.
     ///   - line: The call site's line; leave the default.
-    /// - Returns: The token to give to `exit(_:)`.
     ///   - function: The enclosing function (`#function`); leave the default. Its qualified
     ///     name becomes the frame's `system_name`.
+    /// - Returns: The token to give to `exit(_:)`.
     @inlinable @inline(__always)
     public static func enter(
         _ name: StaticString,
@@ -170,6 +170,10 @@ public enum Trace {
     ///
     /// - Parameters:
     ///   - name: The scope's name in profiles: a string literal.
+    ///   - file: The call site's file; leave the default.
+    ///   - line: The call site's line; leave the default.
+    ///   - function: The enclosing function (`#function`); leave the default. Its qualified
+    ///     name becomes the frame's `system_name`.
     ///   - body: The work to measure. An error it throws ends the scope and is rethrown.
     /// - Returns: The value `body` returns.
     @inlinable @inline(__always)

@@ -25,6 +25,10 @@ extension Trace {
     ///
     /// - Parameters:
     ///   - name: The scope's name in profiles: a string literal.
+    ///   - file: The call site's file; leave the default.
+    ///   - line: The call site's line; leave the default.
+    ///   - function: The enclosing function (`#function`); leave the default. Its qualified
+    ///     name becomes the frame's `system_name`.
     ///   - isolation: The caller's actor; leave the default, so the scope can be used inside actors.
     ///   - body: The work to measure. An error it throws ends the scope and is rethrown.
     /// - Returns: The value `body` returns.
