@@ -117,8 +117,8 @@ final class Aggregator: @unchecked Sendable {
     /// Threads with a live ring, for the index page and tests.
     var liveThreads: Int { lock.withLock { folders.count + pendingLock.withLock { pending.count } } }
 
-    /// Windows open now, for the index page.
-    var openWindowCount: Int { lock.withLock { windows.count } }
+    /// Windows open now, profile and timeline windows alike, for the index page.
+    var openWindowCount: Int { lock.withLock { windows.count + timelines.count } }
 
     /// Totals since the process started (without a drain: what has been folded so far).
     var totalsNow: Totals { lock.withLock { currentTotals() } }
