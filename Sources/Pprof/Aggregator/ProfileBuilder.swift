@@ -81,7 +81,7 @@ enum ProfileBuilder {
             mode: window.mode,
             startWallNanoseconds: window.startWallNanoseconds,
             durationNanoseconds: durationNanoseconds,
-            functions: ProbeRegistry.shared.functions(),
+            usedFunctionsOf: ProbeRegistry.shared.functions(),
             nodes: nodes,
             statistics: statistics,
             labelSets: labelSets
