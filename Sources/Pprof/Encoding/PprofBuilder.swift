@@ -53,13 +53,12 @@ package struct PprofBuilder {
 
     private var strings = StringTable()
     private var writer: ProtobufWriter
-    /// Functions by id - 1; each has the location of the same id.
-    private var functions: [Profile.Function] = []
+    /// Functions by id - 1, their strings already in the table (so none is copied); each has
+    /// the location of the same id.
+    private var functions: [FunctionEntry] = []
     private var functionIDs: [Profile.Function: UInt64] = [:]
-    /// Each function's mapping id, by function id - 1.
-    private var functionMappings: [UInt64] = []
-    /// The shared objects after the main program, by mapping id - 2.
-    private var mappings: [Profile.Mapping] = []
+    /// The mappings' strings by id - 1: the main program, then each shared object.
+    private var mappings: [(filename: Int64, buildID: Int64)] = []
     private var mappingIDs: [Profile.Mapping: UInt64] = [:]
 
     /// Starts a profile whose samples have one value per entry of `sampleTypes`, in that order.
@@ -91,6 +90,7 @@ package struct PprofBuilder {
         for valueType in sampleTypes {
             writeValueType(Tag.profileSampleType, valueType)
         }
+        mappings = [(strings.index(ExecutableMapping.path), strings.index(ExecutableMapping.buildID))]
     }
 
     /// The string table index of `string`, added on first use.
@@ -112,11 +112,25 @@ package struct PprofBuilder {
     /// The location id of `function`: equal functions share one, new ones get the next id.
     package mutating func location(_ function: Profile.Function) -> UInt64 {
         if let id = functionIDs[function] { return id }
-        functions.append(function)
-        let id = UInt64(functions.count)
+        let id = newLocation(function)
         functionIDs[function] = id
-        functionMappings.append(mapping(function.mapping))
         return id
+    }
+
+    /// A new location (and function) id for `function`, without looking for an equal one: for
+    /// a source that keys its functions itself (the call-path profile by function index), so
+    /// that no function is hashed.
+    package mutating func newLocation(_ function: Profile.Function) -> UInt64 {
+        functions.append(
+            FunctionEntry(
+                name: strings.index(function.name),
+                systemName: strings.index(function.systemName),
+                filename: strings.index(function.file),
+                line: Int64(function.line),
+                mapping: mapping(function.mapping)
+            )
+        )
+        return UInt64(functions.count)
     }
 
     /// The mapping id of the object holding a call site: 1 for the main program (and unknown),
@@ -124,8 +138,8 @@ package struct PprofBuilder {
     private mutating func mapping(_ mapping: Profile.Mapping?) -> UInt64 {
         guard let mapping else { return 1 }
         if let id = mappingIDs[mapping] { return id }
-        mappings.append(mapping)
-        let id = UInt64(mappings.count + 1)
+        mappings.append((strings.index(mapping.path), strings.index(mapping.buildID)))
+        let id = UInt64(mappings.count)
         mappingIDs[mapping] = id
         return id
     }
@@ -160,34 +174,39 @@ package struct PprofBuilder {
     }
 
     /// The finished message: mappings, locations and functions, then the string table (every
-    /// string a field names is in it by then), then the closing fields.
+    /// string a field names is in it by then), then the closing fields. Strings enter the table
+    /// as they are first named: sample types, the main program's mapping, then labels and
+    /// functions in the order of the calls that name them.
     package mutating func finish() -> [UInt8] {
-        writeMapping(id: 1, Profile.Mapping(path: ExecutableMapping.path, buildID: ExecutableMapping.buildID))
         for (offset, mapping) in mappings.enumerated() {
-            writeMapping(id: UInt64(offset + 2), mapping)
+            writer.message(Tag.profileMapping) { message in
+                // memory_start, memory_limit and file_offset stay 0: no location has an address.
+                message.uint64(Tag.mappingID, UInt64(offset + 1))
+                message.int64Opt(Tag.mappingFilename, mapping.filename)
+                message.int64Opt(Tag.mappingBuildID, mapping.buildID)
+                message.bool(Tag.mappingHasFunctions, true)
+                message.bool(Tag.mappingHasFilenames, true)
+                message.bool(Tag.mappingHasLineNumbers, true)
+            }
         }
         for (offset, function) in functions.enumerated() {
             let id = UInt64(offset + 1)
-            let mappingID = functionMappings[offset]
             writer.message(Tag.profileLocation) { location in
                 location.uint64(Tag.locationID, id)
-                location.uint64(Tag.locationMappingID, mappingID)
+                location.uint64(Tag.locationMappingID, function.mapping)
                 location.message(Tag.locationLine) { line in
                     line.uint64(Tag.lineFunctionID, id)
-                    line.int64Opt(Tag.lineLine, Int64(function.line))
+                    line.int64Opt(Tag.lineLine, function.line)
                 }
             }
         }
         for (offset, function) in functions.enumerated() {
-            let name = strings.index(function.name)
-            let systemName = strings.index(function.systemName)
-            let filename = strings.index(function.file)
             writer.message(Tag.profileFunction) { message in
                 message.uint64(Tag.functionID, UInt64(offset + 1))
-                message.int64Opt(Tag.functionName, name)
-                message.int64Opt(Tag.functionSystemName, systemName)
-                message.int64Opt(Tag.functionFilename, filename)
-                message.int64Opt(Tag.functionStartLine, Int64(function.line))
+                message.int64Opt(Tag.functionName, function.name)
+                message.int64Opt(Tag.functionSystemName, function.systemName)
+                message.int64Opt(Tag.functionFilename, function.filename)
+                message.int64Opt(Tag.functionStartLine, function.line)
             }
         }
 
@@ -220,21 +239,16 @@ package struct PprofBuilder {
         }
     }
 
-    private mutating func writeMapping(id: UInt64, _ mapping: Profile.Mapping) {
-        let filename = strings.index(mapping.path)
-        let buildID = strings.index(mapping.buildID)
-        writer.message(Tag.profileMapping) { message in
-            // memory_start, memory_limit and file_offset stay 0: no location has an address.
-            message.uint64(Tag.mappingID, id)
-            message.int64Opt(Tag.mappingFilename, filename)
-            message.int64Opt(Tag.mappingBuildID, buildID)
-            message.bool(Tag.mappingHasFunctions, true)
-            message.bool(Tag.mappingHasFilenames, true)
-            message.bool(Tag.mappingHasLineNumbers, true)
-        }
-    }
-
     private typealias Tag = PprofTag
+}
+
+/// A function as the builder keeps it: string table indices, its line and its mapping id.
+private struct FunctionEntry {
+    var name: Int64
+    var systemName: Int64
+    var filename: Int64
+    var line: Int64
+    var mapping: UInt64
 }
 
 /// pprof's string table: each string once, "" at index 0 (the proto requires it).

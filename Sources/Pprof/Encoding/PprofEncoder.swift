@@ -38,15 +38,18 @@ extension Profile {
             set.sorted { $0.key < $1.key }.map { builder.label($0.key, $0.value) }
         }
         // The profile holds only the functions its nodes use (ProfileBuilder keeps no others), so
-        // a function's location is made on first use, with no pass to find the used ones.
+        // a function's location is made on first use, with no pass to find the used ones; keyed
+        // by index, as the old encoder did (two equal entries stay two functions).
         var locations = [UInt64](repeating: 0, count: profile.functions.count)
         var stack: [UInt64] = []
         var values: [Int64] = []
+        // The readers alone: iterating the sample types would retain their strings per node.
+        let measure = sampleTypes.map(\.value)
         profile.nodes.withUnsafeBufferPointer { nodes in
             for node in nodes.indices {
                 values.removeAll(keepingCapacity: true)
-                for sampleType in sampleTypes {
-                    values.append(Int64(clamping: sampleType.value(nodes[node].values)))
+                for value in measure {
+                    values.append(Int64(clamping: value(nodes[node].values)))
                 }
                 guard values.contains(where: { $0 != 0 }) else { continue }
                 // The path leaf first, as pprof wants it.
@@ -54,7 +57,7 @@ extension Profile {
                 var index = node
                 while index >= 0 {
                     let function = Int(nodes[index].function)
-                    if locations[function] == 0 { locations[function] = builder.location(profile.functions[function]) }
+                    if locations[function] == 0 { locations[function] = builder.newLocation(profile.functions[function]) }
                     stack.append(locations[function])
                     index = Int(nodes[index].parent)
                 }
