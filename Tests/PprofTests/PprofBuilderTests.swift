@@ -27,7 +27,9 @@ import Testing
 
         #expect(decoded.violations() == [])
         #expect(
-            decoded.sampleTypeNames == ["alloc_objects/count", "alloc_space/bytes", "inuse_objects/count", "inuse_space/bytes"]
+            decoded.sampleTypeNames == [
+                "alloc_objects/count", "alloc_space/bytes", "inuse_objects/count", "inuse_space/bytes",
+            ]
         )
         #expect(decoded.periodTypeName == "space/bytes")
         #expect(decoded.period == 524_288)

@@ -10,7 +10,8 @@
 ///     timeNanos: start, durationNanos: duration)
 /// let leaf = builder.location(Profile.Function(name: "parse", file: "App/Parser.swift", line: 12))
 /// let root = builder.location(Profile.Function(name: "main", file: "App/main.swift", line: 3))
-/// builder.addSample(locations: [leaf, root], values: [3, 9_000], labels: [builder.label("route", "/users")])
+/// let route = builder.label("route", "/users")
+/// builder.addSample(locations: [leaf, root], values: [3, 9_000], labels: [route])
 /// builder.comments = ["mode: fprof"]
 /// let message = builder.finish()   // Gzip.compress(message) is the .pb.gz
 /// ```
@@ -145,7 +146,7 @@ package struct PprofBuilder {
     }
 
     /// Adds one sample: its locations leaf first (ids from `location(_:)`), one value per sample
-    /// type, and its labels.
+    /// type (checked in debug builds), and its labels.
     package mutating func addSample<Locations: Sequence<UInt64>, Values: Sequence<Int64>>(
         locations: Locations,
         values: Values,
@@ -155,9 +156,14 @@ package struct PprofBuilder {
             sample.packed(Tag.sampleLocation) { packed in
                 for id in locations { packed.varint(id) }
             }
+            var count = 0
             sample.packed(Tag.sampleValue) { packed in
-                for value in values { packed.varint(UInt64(bitPattern: value)) }
+                for value in values {
+                    packed.varint(UInt64(bitPattern: value))
+                    count += 1
+                }
             }
+            assert(count == sampleTypes.count, "a sample has one value per sample type")
             for label in labels {
                 sample.message(Tag.sampleLabel) { message in
                     message.int64(Tag.labelKey, label.key)

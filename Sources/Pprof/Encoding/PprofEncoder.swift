@@ -25,6 +25,8 @@ extension Profile {
     package func pprofMessage() -> [UInt8] {
         let profile = normalizedForOutput
         let sampleTypes = SampleType.of(mode)
+        // The default sample type is the last one, also the period type: wall where there is a
+        // clock, else calls.
         let last = sampleTypes[sampleTypes.count - 1]
         var builder = PprofBuilder(
             sampleTypes: sampleTypes.map(\.valueType),
@@ -57,7 +59,9 @@ extension Profile {
                 var index = node
                 while index >= 0 {
                     let function = Int(nodes[index].function)
-                    if locations[function] == 0 { locations[function] = builder.newLocation(profile.functions[function]) }
+                    if locations[function] == 0 {
+                        locations[function] = builder.newLocation(profile.functions[function])
+                    }
                     stack.append(locations[function])
                     index = Int(nodes[index].parent)
                 }
