@@ -17,9 +17,6 @@ enum ThreadsEncoder {
             durationNanos: 1,
             capacity: 256 + threads.count * 64
         )
-        // The label keys head the table, before the first thread's values.
-        _ = builder.string("thread")
-        _ = builder.string("thread_id")
         for thread in threads {
             let locations = thread.frames.reversed().map { frame in
                 builder.location(Profile.Function(name: frame.name, file: frame.file, line: frame.line))
