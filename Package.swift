@@ -76,10 +76,16 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
+        // The pprof decoder and its consumer-rule checker (`violations()`): what the tests, the
+        // fuzzers and pprof-report read profiles with; no part of the library.
+        .target(
+            name: "PprofTestKit",
+            dependencies: ["Pprof"]
+        ),
         // What pprof-report prints, apart from parsing its arguments: testable without a process.
         .target(
             name: "PprofReportCore",
-            dependencies: ["Pprof"]
+            dependencies: ["Pprof", "PprofTestKit"]
         ),
         // Reads a profile file or URL and prints the report, top, folded stacks or a diff.
         .executableTarget(
@@ -117,6 +123,7 @@ let package = Package(
                 "Pprof",
                 "PprofHTTP",
                 "PprofReportCore",
+                "PprofTestKit",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -128,17 +135,18 @@ let package = Package(
         .executableTarget(name: "fuzz-decoder", dependencies: ["PprofFuzzTargets"], path: "Fuzz/fuzz-decoder"),
         .testTarget(
             name: "PprofTests",
-            dependencies: ["Pprof", "PprofSecondModule", "PprofTestSupport", "pprof-fixture"]
+            dependencies: ["Pprof", "PprofSecondModule", "PprofTestKit", "PprofTestSupport", "pprof-fixture"]
         ),
         .testTarget(
             name: "PprofReportTests",
-            dependencies: ["Pprof", "PprofReportCore", "PprofTestSupport", "pprof-report"]
+            dependencies: ["Pprof", "PprofReportCore", "PprofTestKit", "PprofTestSupport", "pprof-report"]
         ),
         .testTarget(
             name: "PprofTracingTests",
             dependencies: [
                 "Pprof",
                 "PprofTracing",
+                "PprofTestKit",
                 "PprofTestSupport",
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
@@ -153,6 +161,7 @@ let package = Package(
             dependencies: [
                 "PprofHTTP",
                 "Pprof",
+                "PprofTestKit",
                 "PprofTestSupport",
                 "pprof-demo",
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,5 +1,6 @@
 import Pprof
 import PprofReportCore
+import PprofTestKit
 
 /// The pprof decoder and everything `pprof-report` does with what it decodes, on arbitrary
 /// bytes: a decoded profile or a `PprofDecodingError`, never a trap; and gzip, ours around

@@ -29,14 +29,19 @@ extension Profile {
     ///
     /// ```
     /// mode: fprof (full call paths; calls and own wall time per path)
+    /// swift-pprof: mode=fprof events=2048 dropped=0 stale=0 … clock=tsc hookpair_ns=26.06 …
     /// events: 2048 recorded, 0 dropped (a thread's ring buffer was full)
     /// stale exits: 0 (a token exited twice, or after an enclosing scope had closed it; ignored)
     /// …
     /// hook pair cost: 26.1 ns (measured at start-up)
     /// ```
+    ///
+    /// The second line holds the same figures for programs (`statisticsLine`): `pprof-report`
+    /// reads that one back, never the English.
     package var commentLines: [String] {
         var lines = [
             "mode: \(mode.rawValue) (\(mode.summary))",
+            statisticsLine,
             "events: \(statistics.eventsRecorded) recorded, \(statistics.eventsDropped) dropped"
                 + " (a thread's ring buffer was full)",
         ]

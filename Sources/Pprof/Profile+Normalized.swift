@@ -41,8 +41,7 @@ extension Profile {
             for node in nodes {
                 let key = Int64(node.function) << 32 | Int64(UInt32(bitPattern: node.labels))
                 if let index = slot[key] {
-                    merged[index].calls &+= node.calls
-                    merged[index].ownNanoseconds &+= node.ownNanoseconds
+                    merged[index].values += node.values
                 } else {
                     slot[key] = merged.count
                     var root = node

@@ -65,56 +65,39 @@ public struct Profile: Sendable {
         package var parent: Int32
         /// Index into `functions`.
         package var function: Int32
-        /// Calls that completed along this path.
-        package var calls: UInt64
-        /// Time spent in this path's frame itself, children excluded, in nanoseconds.
-        package var ownNanoseconds: UInt64
+        /// What was measured on this path itself: calls that completed along it, and its own
+        /// wall time (children excluded) in nanoseconds.
+        package var values: Measurements
         /// Index into `labelSets` of the labels on this node's samples, or -1 for none. Two
         /// nodes may share a path and differ in labels.
         package var labels: Int32
 
-        package init(parent: Int32, function: Int32, calls: UInt64, ownNanoseconds: UInt64, labels: Int32 = -1) {
+        /// Calls that completed along this path.
+        package var calls: UInt64 {
+            get { values.calls }
+            set { values.calls = newValue }
+        }
+        /// Time spent in this path's frame itself, children excluded, in nanoseconds.
+        package var ownNanoseconds: UInt64 {
+            get { values.wall }
+            set { values.wall = newValue }
+        }
+
+        package init(parent: Int32, function: Int32, values: Measurements, labels: Int32 = -1) {
             self.parent = parent
             self.function = function
-            self.calls = calls
-            self.ownNanoseconds = ownNanoseconds
+            self.values = values
             self.labels = labels
         }
-    }
 
-    /// What the recorder counted besides the tree: losses, misuse, and how time was measured.
-    package struct Statistics: Sendable, Hashable {
-        /// Events folded into the tree in this window.
-        package var eventsRecorded: UInt64 = 0
-        /// Events dropped because a thread's ring was full.
-        package var eventsDropped: UInt64 = 0
-        /// Exits of a token that was not open on its thread: exited twice, or after an outer
-        /// scope had already closed it. Ignored.
-        package var staleExits: UInt64 = 0
-        /// Exits of a token on a thread other than the one that entered it. Ignored.
-        package var wrongThreadExits: UInt64 = 0
-        /// Scopes closed by the exit of an enclosing scope because their own exit had not come.
-        package var implicitlyClosed: UInt64 = 0
-        /// Scopes still open when their thread ended; closed at its last event.
-        package var openAtThreadExit: UInt64 = 0
-        /// Exits, while recording, of scopes entered before recording began.
-        package var enteredBeforeRecording: UInt64 = 0
-        /// Threads that recorded at least one event in this window.
-        package var threads: Int = 0
-        /// "tsc", "monotonic" or "none" (cprof).
-        package var clockSource: String = "none"
-        /// The measured cost of one recorded enter/exit pair, in nanoseconds.
-        package var hookPairNanoseconds: Double = 0
-        /// Nodes in the process's call tree when the window closed, and its limit.
-        package var callTreeNodes: Int = 0
-        package var callTreeNodeLimit: Int = 0
-        /// Whether the call tree was full: new call paths went under `(call tree full)`.
-        package var callTreeFull = false
-        /// Async frames that took their parent's path because the path table was full
-        /// (since the process started).
-        package var asyncPathsRefused: Int = 0
-
-        package init() {}
+        package init(parent: Int32, function: Int32, calls: UInt64, ownNanoseconds: UInt64, labels: Int32 = -1) {
+            self.init(
+                parent: parent,
+                function: function,
+                values: Measurements(calls: calls, wall: ownNanoseconds),
+                labels: labels
+            )
+        }
     }
 
     /// What this profile records.

@@ -1,4 +1,5 @@
 import Pprof
+import PprofTestKit
 
 /// Two profiles compared per function: flat and cum in each and their changes, sorted by the
 /// size of the flat change (then of the cum change).

@@ -1,4 +1,5 @@
 import Pprof
+import PprofTestKit
 
 /// A decoded profile as folded stacks for `flamegraph.pl`, inferno or speedscope: one line per
 /// distinct stack, `root;child;leaf VALUE`, in the order stacks first appear.

@@ -1,4 +1,5 @@
 import Pprof
+import PprofTestKit
 
 /// pprof's flat and cum per function name for one sample type, as `go tool pprof -top` counts
 /// them: flat sums the samples whose leaf is the function, cum the samples whose stack holds it,

@@ -1,4 +1,5 @@
 import Pprof
+import PprofTestKit
 
 extension Profile {
     /// The library's profile model rebuilt from a decoded pprof profile, so that the
@@ -11,14 +12,13 @@ extension Profile {
     ///
     /// Each sample's stack becomes a call path whose calls and own time are its `calls` and
     /// `wall` values (summed over samples that share the stack; labels are dropped). The mode
-    /// comes from the `mode:` comment our encoder writes, else from the sample types (`wall`
-    /// present: fprof; absent: cprof). Functions keep name, file and line; the counters the
-    /// report shows (events dropped, misuse, entered before recording) are read back from the
-    /// comments.
+    /// and the statistics come from the machine-readable comment line our encoder writes
+    /// (`Profile.statisticsLine`); without one the mode comes from the sample types (`wall`
+    /// present: fprof; absent: cprof) and the statistics stay zero. Functions keep name, file
+    /// and line.
     package init(decoded: DecodedProfile) {
         let callsColumn = decoded.sampleTypeIndex("calls")
         let wallColumn = decoded.sampleTypeIndex("wall")
-        let comments = decoded.comments
 
         var functions: [Function] = []
         var functionIndex: [UInt64: Int32] = [:]
@@ -80,44 +80,15 @@ extension Profile {
             nodes[Int(parent)].ownNanoseconds &+= value(wallColumn)
         }
 
-        let modeName = comments.first { $0.hasPrefix("mode: ") }?.dropFirst("mode: ".count).prefix { $0 != " " }
-        let mode = modeName.flatMap { Mode(rawValue: String($0)) } ?? (wallColumn == nil ? .cprof : .fprof)
+        let recorded = decoded.recorded
+        let mode = recorded?.mode ?? (wallColumn == nil ? .cprof : .fprof)
         self.init(
             mode: mode,
             startWallNanoseconds: UInt64(clamping: decoded.timeNanos),
             durationNanoseconds: UInt64(clamping: decoded.durationNanos),
             functions: functions,
             nodes: nodes,
-            statistics: Statistics(comments: comments)
+            statistics: recorded?.statistics ?? Statistics()
         )
-    }
-}
-
-extension Profile.Statistics {
-    /// The counters our encoder writes as comments (`Profile.commentLines`), read back; those
-    /// absent stay zero.
-    init(comments: [String]) {
-        self.init()
-        for comment in comments {
-            guard let colon = comment.firstIndex(of: ":") else { continue }
-            let key = comment[..<colon]
-            let rest = comment[comment.index(after: colon)...].drop { $0 == " " }
-            let number = UInt64(rest.prefix { $0.isASCII && $0.isNumber }) ?? 0
-            switch key {
-            case "events":
-                eventsRecorded = number
-                if let dropped = rest.split(separator: ",").dropFirst().first?.drop(while: { $0 == " " }) {
-                    eventsDropped = UInt64(dropped.prefix { $0.isASCII && $0.isNumber }) ?? 0
-                }
-            case "stale exits": staleExits = number
-            case "wrong-thread exits": wrongThreadExits = number
-            case "implicitly closed": implicitlyClosed = number
-            case "open at thread exit": openAtThreadExit = number
-            case "entered before recording": enteredBeforeRecording = number
-            case "threads": threads = Int(clamping: number)
-            case "clock source": clockSource = String(rest)
-            default: break
-            }
-        }
     }
 }

@@ -1,4 +1,5 @@
 import Pprof
+import PprofTestKit
 
 #if canImport(Glibc)
 import Glibc

@@ -1,4 +1,5 @@
 import Pprof
+import PprofTestKit
 
 /// One sample type of a decoded profile, chosen by name: which value of each sample a table
 /// reads, and how it prints (`wall` in milliseconds, the rest as integers).

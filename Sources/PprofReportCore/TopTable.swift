@@ -1,4 +1,5 @@
 import Pprof
+import PprofTestKit
 
 /// `go tool pprof -top` for one sample type: per function flat, flat%, sum%, cum and cum%,
 /// sorted by flat.

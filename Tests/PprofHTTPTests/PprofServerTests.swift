@@ -1,6 +1,7 @@
 import Foundation
 import Pprof
 import PprofHTTP
+import PprofTestKit
 import PprofTestSupport
 import Testing
 

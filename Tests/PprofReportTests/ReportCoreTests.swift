@@ -1,5 +1,6 @@
 import Pprof
 import PprofReportCore
+import PprofTestKit
 import Testing
 
 /// What pprof-report prints, checked figure by figure on a profile of known counts, through

@@ -1,4 +1,5 @@
 import Foundation
+import PprofTestKit
 import Testing
 
 @testable import Pprof

@@ -1,5 +1,6 @@
 import Foundation
 import Pprof
+import PprofTestKit
 import Testing
 
 @Suite struct EncodingTests {

@@ -1,5 +1,6 @@
 import Foundation
 import PprofSecondModule
+import PprofTestKit
 import PprofTestSupport
 import Testing
 

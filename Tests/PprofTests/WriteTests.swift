@@ -1,5 +1,6 @@
 import Foundation
 import Pprof
+import PprofTestKit
 import PprofTestSupport
 import Testing
 

@@ -1,6 +1,7 @@
 import Foundation
 import InMemoryTracing
 import Pprof
+import PprofTestKit
 import PprofTestSupport
 import Testing
 import Tracing

@@ -14,14 +14,12 @@ enum ProfileBuilder {
         let start = window.start
         // Keep each node with a value in this window, and its ancestors for its path.
         var keep = [Bool](repeating: false, count: count)
-        var windowCalls = [UInt64](repeating: 0, count: count)
-        var windowOwn = [UInt64](repeating: 0, count: count)
+        var values = [Measurements](repeating: Measurements(), count: count)
         for i in stride(from: count - 1, through: 1, by: -1) {
             let then = i < start.count ? start[i] : Measurements()
-            let values = (now[i] - then).converted(nanosPerTick: nanosPerTick)
-            windowCalls[i] = values.calls
-            windowOwn[i] = values.wall
-            if windowCalls[i] != 0 || windowOwn[i] != 0 || keep[i] {
+            // Without a clock (cprof) nanosPerTick is 0, and so is every time member.
+            values[i] = (now[i] - then).converted(nanosPerTick: nanosPerTick)
+            if !values[i].isZero || keep[i] {
                 keep[i] = true
                 keep[Int(tree.parent(i))] = true
             }
@@ -38,7 +36,6 @@ enum ProfileBuilder {
         for i in 1..<max(count, 1) where keep[i] {
             let parent = Int(tree.parent(i))
             let probe = tree.probe(i)
-            let own = window.mode == .cprof ? 0 : windowOwn[i]
             if let labels = labelProbes[probe] {
                 var merged = labelsOf[parent] >= 0 ? labelSets[Int(labelsOf[parent])] : [:]
                 merged.merge(labels) { _, inner in inner }
@@ -53,16 +50,13 @@ enum ProfileBuilder {
                 newIndex[i] = newIndex[parent]
                 labelsOf[i] = index
                 let frame = newIndex[parent]
-                if own != 0 && frame >= 0 {
+                // A label set is not a call: what it measured outside any scope, calls aside.
+                var unscoped = values[i]
+                unscoped.calls = 0
+                if !unscoped.isZero && frame >= 0 {
                     let enclosing = nodes[Int(frame)]
                     nodes.append(
-                        Profile.Node(
-                            parent: enclosing.parent,
-                            function: enclosing.function,
-                            calls: 0,
-                            ownNanoseconds: own,
-                            labels: index
-                        )
+                        Profile.Node(parent: enclosing.parent, function: enclosing.function, values: unscoped, labels: index)
                     )
                 }
                 continue
@@ -70,20 +64,14 @@ enum ProfileBuilder {
             labelsOf[i] = labelsOf[parent]
             newIndex[i] = Int32(nodes.count)
             nodes.append(
-                Profile.Node(
-                    parent: newIndex[parent],
-                    function: Int32(probe),
-                    calls: windowCalls[i],
-                    ownNanoseconds: own,
-                    labels: labelsOf[parent]
-                )
+                Profile.Node(parent: newIndex[parent], function: Int32(probe), values: values[i], labels: labelsOf[parent])
             )
         }
         return Profile(
             mode: window.mode,
             startWallNanoseconds: window.startWallNanoseconds,
             durationNanoseconds: durationNanoseconds,
-            functions: functions,
+            usedFunctionsOf: functions,
             nodes: nodes,
             statistics: statistics,
             labelSets: labelSets

@@ -20,167 +20,56 @@ extension Profile {
         Gzip.compress(pprofMessage())
     }
 
-    /// The uncompressed `perftools.profiles.Profile` message that `pprof()` gzips.
+    /// The uncompressed `perftools.profiles.Profile` message that `pprof()` gzips: one sample
+    /// per node with a non-zero value, through the one `PprofBuilder`.
     package func pprofMessage() -> [UInt8] {
         let profile = normalizedForOutput
-        let nodes = profile.nodes
-        let functions = profile.functions
-
-        let sampleTypes = mode == .cprof ? [("calls", "count")] : [("calls", "count"), ("wall", "nanoseconds")]
-        let emitted = nodes.indices.filter { index in
-            nodes[index].calls != 0 || (mode != .cprof && nodes[index].ownNanoseconds != 0)
+        let sampleTypes = SampleType.of(mode)
+        // The default sample type is the last one, also the period type: wall where there is a
+        // clock, else calls.
+        let last = sampleTypes[sampleTypes.count - 1]
+        var builder = PprofBuilder(
+            sampleTypes: sampleTypes.map(\.valueType),
+            defaultSampleType: last.type,
+            timeNanos: Int64(clamping: startWallNanoseconds),
+            durationNanos: Int64(clamping: max(durationNanoseconds, 1)),
+            capacity: 64 + profile.nodes.count * 24 + profile.functions.count * 48
+        )
+        // Each label set once, keys sorted, so that equal sets encode equally.
+        let labelSets = profile.labelSets.map { set in
+            set.sorted { $0.key < $1.key }.map { builder.label($0.key, $0.value) }
         }
-
-        // Only functions that a sample names get a Function and a Location, numbered 1, 2, 3, …
-        // in the order of `functions` (Parca rejects gaps); a function's Location has its id.
-        // A sample names the functions on its node's path: the emitted nodes and their
-        // ancestors, found in one pass from the leaves up (a parent's index is below its
-        // child's), with no path built per node.
-        var onPath = [Bool](repeating: false, count: nodes.count)
-        for index in emitted { onPath[index] = true }
-        var ids = [UInt64](repeating: 0, count: functions.count)
-        for index in nodes.indices.reversed() where onPath[index] {
-            ids[Int(nodes[index].function)] = 1
-            let parent = Int(nodes[index].parent)
-            if parent >= 0 { onPath[parent] = true }
-        }
-        var used: [Int] = []
-        for index in functions.indices where ids[index] != 0 {
-            used.append(index)
-            ids[index] = UInt64(used.count)
-        }
-
-        var strings = StringTable()
-        var writer = ProtobufWriter(capacity: 64 + emitted.count * 16 + used.count * 48)
-
-        for (type, unit) in sampleTypes {
-            writer.message(PprofTag.profileSampleType) { valueType in
-                valueType.int64(PprofTag.valueTypeType, strings.index(type))
-                valueType.int64(PprofTag.valueTypeUnit, strings.index(unit))
-            }
-        }
-
-        let timed = mode != .cprof
-        // Each label set's string indices, keys sorted, so equal sets encode equally.
-        let labelStrings: [[(Int64, Int64)]] = profile.labelSets.map { set in
-            set.sorted { $0.key < $1.key }.map { (strings.index($0.key), strings.index($0.value)) }
-        }
-        nodes.withUnsafeBufferPointer { nodes in
-            for node in emitted {
-                writer.message(PprofTag.profileSample) { sample in
-                    // The path leaf first, as pprof wants it.
-                    sample.packed(PprofTag.sampleLocation) { locations in
-                        var index = node
-                        while index >= 0 {
-                            locations.varint(ids[Int(nodes[index].function)])
-                            index = Int(nodes[index].parent)
-                        }
-                    }
-                    sample.packed(PprofTag.sampleValue) { values in
-                        values.varint(UInt64(bitPattern: Int64(clamping: nodes[node].calls)))
-                        if timed { values.varint(UInt64(bitPattern: Int64(clamping: nodes[node].ownNanoseconds))) }
-                    }
-                    let labels = Int(nodes[node].labels)
-                    if labels >= 0 && labels < labelStrings.count {
-                        for (key, value) in labelStrings[labels] {
-                            sample.message(PprofTag.sampleLabel) { label in
-                                label.int64(PprofTag.labelKey, key)
-                                label.int64(PprofTag.labelStr, value)
-                            }
-                        }
-                    }
+        // The profile holds only the functions its nodes use (ProfileBuilder keeps no others), so
+        // a function's location is made on first use, with no pass to find the used ones; keyed
+        // by index, as the old encoder did (two equal entries stay two functions).
+        var locations = [UInt64](repeating: 0, count: profile.functions.count)
+        var stack: [UInt64] = []
+        var values: [Int64] = []
+        // The readers alone: iterating the sample types would retain their strings per node.
+        let measure = sampleTypes.map(\.value)
+        profile.nodes.withUnsafeBufferPointer { nodes in
+            for node in nodes.indices {
+                values.removeAll(keepingCapacity: true)
+                for value in measure {
+                    values.append(Int64(clamping: value(nodes[node].values)))
                 }
-            }
-        }
-
-        // One Mapping per object that holds a call site: the main program first (id 1, also for
-        // call sites of unknown object), then each shared object in order of first use.
-        var mappings = [Profile.Mapping(path: ExecutableMapping.path, buildID: ExecutableMapping.buildID)]
-        var mappingIDs: [Profile.Mapping: UInt64] = [:]
-        var locationMapping = [UInt64](repeating: 1, count: functions.count)
-        for index in used {
-            guard let mapping = functions[index].mapping else { continue }
-            if let id = mappingIDs[mapping] {
-                locationMapping[index] = id
-            } else {
-                mappings.append(mapping)
-                mappingIDs[mapping] = UInt64(mappings.count)
-                locationMapping[index] = UInt64(mappings.count)
-            }
-        }
-        for (offset, mapping) in mappings.enumerated() {
-            let filename = strings.index(mapping.path)
-            let buildID = strings.index(mapping.buildID)
-            writer.message(PprofTag.profileMapping) { message in
-                // memory_start, memory_limit and file_offset stay 0: no location has an address
-                // (a scope is a call site, not a sampled PC), and has_functions tells pprof not
-                // to symbolize.
-                message.uint64(PprofTag.mappingID, UInt64(offset + 1))
-                message.int64Opt(PprofTag.mappingFilename, filename)
-                message.int64Opt(PprofTag.mappingBuildID, buildID)
-                message.bool(PprofTag.mappingHasFunctions, true)
-                message.bool(PprofTag.mappingHasFilenames, true)
-                message.bool(PprofTag.mappingHasLineNumbers, true)
-            }
-        }
-
-        for index in used {
-            writer.message(PprofTag.profileLocation) { location in
-                location.uint64(PprofTag.locationID, ids[index])
-                location.uint64(PprofTag.locationMappingID, locationMapping[index])
-                location.message(PprofTag.locationLine) { line in
-                    line.uint64(PprofTag.lineFunctionID, ids[index])
-                    line.int64Opt(PprofTag.lineLine, Int64(functions[index].line))
+                guard values.contains(where: { $0 != 0 }) else { continue }
+                // The path leaf first, as pprof wants it.
+                stack.removeAll(keepingCapacity: true)
+                var index = node
+                while index >= 0 {
+                    let function = Int(nodes[index].function)
+                    if locations[function] == 0 {
+                        locations[function] = builder.newLocation(profile.functions[function])
+                    }
+                    stack.append(locations[function])
+                    index = Int(nodes[index].parent)
                 }
+                let labels = Int(nodes[node].labels)
+                builder.addSample(locations: stack, values: values, labels: labels >= 0 ? labelSets[labels] : [])
             }
         }
-
-        for index in used {
-            let function = functions[index]
-            let name = strings.index(function.name)
-            let systemName = strings.index(function.systemName)
-            let filename = strings.index(function.file)
-            writer.message(PprofTag.profileFunction) { message in
-                message.uint64(PprofTag.functionID, ids[index])
-                message.int64Opt(PprofTag.functionName, name)
-                message.int64Opt(PprofTag.functionSystemName, systemName)
-                message.int64Opt(PprofTag.functionFilename, filename)
-                message.int64Opt(PprofTag.functionStartLine, Int64(function.line))
-            }
-        }
-
-        // Every string the remaining fields name must be in the table before it is written.
-        let periodType = sampleTypes[sampleTypes.count - 1]
-        let periodTypeIndices = (strings.index(periodType.0), strings.index(periodType.1))
-        let comments = commentLines.map { strings.index($0) }
-
-        for string in strings.strings {
-            writer.string(PprofTag.profileStringTable, string)
-        }
-        writer.int64(PprofTag.profileTimeNanos, Int64(clamping: startWallNanoseconds))
-        writer.int64(PprofTag.profileDurationNanos, Int64(clamping: max(durationNanoseconds, 1)))
-        writer.message(PprofTag.profilePeriodType) { valueType in
-            valueType.int64(PprofTag.valueTypeType, periodTypeIndices.0)
-            valueType.int64(PprofTag.valueTypeUnit, periodTypeIndices.1)
-        }
-        writer.int64(PprofTag.profilePeriod, 1)
-        writer.packedInt64s(PprofTag.profileComment, comments)
-        // The default sample type is the period type: wall where there is a clock, else calls.
-        writer.int64(PprofTag.profileDefaultSampleType, periodTypeIndices.0)
-        return writer.bytes
-    }
-}
-
-/// pprof's string table: each string once, "" at index 0 (the proto requires it).
-private struct StringTable {
-    private(set) var strings: [String] = [""]
-    private var indices: [String: Int64] = ["": 0]
-
-    mutating func index(_ string: String) -> Int64 {
-        if let index = indices[string] { return index }
-        let index = Int64(strings.count)
-        strings.append(string)
-        indices[string] = index
-        return index
+        builder.comments = commentLines
+        return builder.finish()
     }
 }

@@ -1,3 +1,5 @@
+import Pprof
+
 /// Why bytes are not a pprof profile, in one line.
 package struct PprofDecodingError: Error, CustomStringConvertible {
     package var reason: String
@@ -257,6 +259,15 @@ extension DecodedProfile {
 
     package var comments: [String] {
         commentIndices.map { string($0) }
+    }
+
+    /// The mode and statistics our encoder wrote in its machine-readable comment line
+    /// (`Profile.statisticsLine`), or nil when the profile has none (another producer's).
+    package var recorded: (mode: Profile.Mode?, statistics: Profile.Statistics)? {
+        for comment in comments {
+            if let recorded = Profile.statistics(fromCommentLine: comment) { return recorded }
+        }
+        return nil
     }
 
     /// Every sample as function names root..leaf, its values, and its labels (numeric labels

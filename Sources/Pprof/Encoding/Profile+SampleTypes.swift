@@ -1,0 +1,34 @@
+extension Profile {
+    /// One pprof sample type of a profile and the member of `Measurements` that holds its
+    /// values: a new measurement is one more row of `all`, not a new encoder.
+    ///
+    /// ```swift
+    /// let types = Profile.SampleType.of(.cprof)     // calls/count only: cprof reads no clock
+    /// let value = types[0].value(node.values)       // the node's calls
+    /// ```
+    package struct SampleType: Sendable {
+        package var type: String
+        package var unit: String
+        /// Whether the hooks read a clock for it: cprof, which reads none, leaves such types out.
+        package var needsClock: Bool
+        package var value: @Sendable (Measurements) -> UInt64
+
+        /// Every sample type a call-path profile can have, in the order of its sample values;
+        /// the last one a mode keeps is its period type and default.
+        package static var all: [SampleType] {
+            [
+                SampleType(type: "calls", unit: "count", needsClock: false, value: { $0.calls }),
+                SampleType(type: "wall", unit: "nanoseconds", needsClock: true, value: { $0.wall }),
+            ]
+        }
+
+        /// The sample types of a profile of `mode`.
+        package static func of(_ mode: Mode) -> [SampleType] {
+            mode == .cprof ? all.filter { !$0.needsClock } : all
+        }
+
+        package var valueType: PprofBuilder.ValueType {
+            PprofBuilder.ValueType(type: type, unit: unit)
+        }
+    }
+}
