@@ -4,7 +4,6 @@ import NIOHTTP1
 import NIOPosix
 import Pprof
 import ServiceLifecycle
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -42,7 +41,7 @@ public final class PprofServer: Sendable {
     /// Windows this server holds open now, of its `maxWindows` (tests wait for it).
     package var windowsInUse: Int { routes.windows.current }
     private let limits: Limits
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     private struct State {
         var boundPort: Int?
@@ -376,7 +375,7 @@ extension PprofServer: Service {}
 /// The bind's result, handed from the background task to the synchronous `start(…)`.
 private final class BindOutcome: Sendable {
     private let done = DispatchSemaphore(value: 0)
-    private let error = Mutex<(any Error)?>(nil)
+    private let error = Locked<(any Error)?>(nil)
 
     func finish(_ error: (any Error)?) {
         self.error.withLock { $0 = error }
