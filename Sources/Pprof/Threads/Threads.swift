@@ -13,8 +13,9 @@ import Glibc
 /// reads the aggregator's stacks: the threads themselves are not stopped or slowed.
 ///
 /// ```swift
-/// Threads.setTracking(true)
+/// Threads.beginTracking()
 /// print(Threads.text(debug: 1))    // identical stacks grouped, with counts
+/// Threads.endTracking()
 /// ```
 package enum Threads {
     /// One open scope of a thread.
@@ -38,10 +39,67 @@ package enum Threads {
         return Aggregator.shared.isTracking
     }
 
-    /// Turns thread tracking on or off. Scopes entered while it was off are unknown to it.
+    /// Who wants tracking on. Tracking is on while any of them does, so that two servers, or a
+    /// server and `PPROF_TRACK_THREADS=1`, never turn each other's tracking off.
+    private struct Holds {
+        /// Whether the holds were read yet: the environment's is learnt at the first change.
+        var seeded = false
+        /// `PPROF_TRACK_THREADS=1`: for the whole run.
+        var environment = false
+        /// `beginTracking()` calls not yet ended (servers made with `trackThreads: true`).
+        var begun = 0
+        /// `setTracking(true)`: one hold, a switch.
+        var switched = false
+
+        var any: Bool { environment || begun > 0 || switched }
+    }
+
+    private static let holds = Locked(Holds())
+
+    /// Takes a hold on thread tracking: on from now until every hold has ended. Each call is
+    /// ended by one `endTracking()`.
+    ///
+    /// ```swift
+    /// Threads.beginTracking()       // a server starts
+    /// defer { Threads.endTracking() }
+    /// ```
+    package static func beginTracking() {
+        changeHolds { $0.begun += 1 }
+    }
+
+    /// Ends a hold taken with `beginTracking()`; tracking goes off if it was the last one.
+    package static func endTracking() {
+        changeHolds { holds in
+            precondition(holds.begun > 0, "Threads.endTracking() without a beginTracking()")
+            holds.begun -= 1
+        }
+    }
+
+    /// Turns this switch's hold on or off (idempotent): tracking stays on while a server or
+    /// `PPROF_TRACK_THREADS=1` holds it. Scopes entered while it was off are unknown to it.
     package static func setTracking(_ on: Bool) {
+        changeHolds { $0.switched = on }
+    }
+
+    /// Holds taken with `beginTracking()` and not ended (tests count them).
+    package static var trackingHolds: Int { holds.withLock { $0.begun } }
+
+    /// Changes the holds and, when that turns tracking on or off, the aggregator's mode. The
+    /// seam where a recorder's "recording demand" will take over: the aggregator's switch is
+    /// then one count among windows and timelines.
+    private static func changeHolds(_ change: (inout Holds) -> Void) {
         Recorder.initializeIfNeeded()
-        Aggregator.shared.setTracking(on)
+        holds.withLock { holds in
+            if !holds.seeded {
+                // Only the recorder's start (for PPROF_TRACK_THREADS) and these holds switch
+                // tracking, so what is on before the first hold is the environment's.
+                holds.seeded = true
+                holds.environment = Aggregator.shared.isTracking
+            }
+            let wasOn = holds.any
+            change(&holds)
+            if holds.any != wasOn { Aggregator.shared.setTracking(holds.any) }
+        }
     }
 
     /// Every live thread that has recorded, sorted by id.
