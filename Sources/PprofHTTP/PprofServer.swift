@@ -207,9 +207,9 @@ public final class PprofServer: Sendable {
     /// it), whichever way it runs; a server run with `run()` stops serving when its task is
     /// cancelled instead.
     public func stop() {
-        let background = state.withLock { $0.background }
+        let (background, hold) = state.withLock { ($0.background, $0.trackingHold) }
         background?.cancel()
-        endTracking(nil)
+        endTracking(hold)
     }
 
     // MARK: Thread tracking
@@ -227,11 +227,13 @@ public final class PprofServer: Sendable {
         }
     }
 
-    /// Releases the hold numbered `hold` if it is still held (`nil`: whichever is), so that each
-    /// hold ends exactly once, by `stop()` or by the end of the serving it was taken for.
+    /// Releases the hold numbered `hold` if it is still held, so that each hold ends exactly
+    /// once, by `stop()` or by the end of the serving it was taken for; nil (no hold was taken
+    /// by that serving) releases nothing.
     private func endTracking(_ hold: Int?) {
+        guard let hold else { return }
         state.withLock { state in
-            guard let held = state.trackingHold, hold == nil || hold == held else { return }
+            guard state.trackingHold == hold else { return }
             state.trackingHold = nil
             Threads.endTracking()
         }

@@ -148,6 +148,26 @@ struct ThreadsEndpointTests {
         #expect(!Threads.isTracking)
     }
 
+    /// One server run twice at once (two free ports) holds one hold, which the run that took it
+    /// releases: the other run's end releases nothing.
+    @Test func aServerRunTwiceHoldsOnce() async throws {
+        Threads.setTracking(false)
+        let server = PprofServer(port: 0, trackThreads: true)
+        let first = Task { try await server.run() }
+        _ = try await waitForPort(of: server)
+        #expect(Threads.trackingHolds == 1)
+        let second = Task { try await server.run() }
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(Threads.trackingHolds == 1)
+        second.cancel()
+        try await second.value
+        #expect(Threads.trackingHolds == 1, "the run that took no hold released the other's")
+        first.cancel()
+        try await first.value
+        #expect(Threads.trackingHolds == 0)
+        #expect(!Threads.isTracking)
+    }
+
     /// A server that cannot bind holds nothing once `start(…)` has thrown.
     @Test func aFailedStartHoldsNothing() async throws {
         Threads.setTracking(false)
