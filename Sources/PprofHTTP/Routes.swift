@@ -129,10 +129,9 @@ package struct Routes: Sendable {
             seconds: seconds,
             start: { Profiler.start(mode: mode) },
             stop: { $0.stop() },
-            wait: wait
-        ) { recorded in
-            debug == "1" ? .text(.ok, recorded.report()) : .profile(recorded.pprof())
-        }
+            wait: wait,
+            answer: { recorded in debug == "1" ? .text(.ok, recorded.report()) : .profile(recorded.pprof()) }
+        )
     }
 
     /// `trace?seconds=N` (default 1, as Go's): the window's raw events as a timeline in the
@@ -143,10 +142,9 @@ package struct Routes: Sendable {
             seconds: seconds,
             start: { TimelineWindow.start(limit: configuration.maxTraceEvents) },
             stop: { $0.stop() },
-            wait: wait
-        ) { timeline in
-            .timeline(timeline.json)
-        }
+            wait: wait,
+            answer: { timeline in .timeline(timeline.json) }
+        )
     }
 
     /// A window of `seconds` within the server's cap on open windows: opened with `start`,
