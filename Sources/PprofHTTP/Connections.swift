@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP1
+import Pprof
 
 /// One client connection as the server reads and answers it.
 typealias HTTPConnection = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
@@ -40,8 +41,9 @@ final class Connections: Sendable {
 
     private let state = Locked(State())
 
+    /// - Parameter limit: `Limits.maxConnections`, at least 1 already.
     init(limit: Int) {
-        self.limit = max(1, limit)
+        self.limit = limit
     }
 
     /// Holds a connection just set up; false when the server is stopping, and then the caller

@@ -4,11 +4,6 @@ import NIOHTTP1
 import NIOPosix
 import Pprof
 import ServiceLifecycle
-import Synchronization
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Serves profiles over HTTP while the program runs, at Go's `/debug/pprof/` paths, so that
 /// `go tool pprof`, Parca and Grafana Alloy can fetch them.
@@ -22,31 +17,46 @@ import Glibc
 /// ```
 ///
 /// In a swift-service-lifecycle `ServiceGroup` (Hummingbird, Vapor) it is one more service; a
-/// program that is not async calls `start(host:port:maxSeconds:token:)` instead, which serves on
-/// background threads. Each `/debug/pprof/profile` request opens its own recording window, so
-/// several scrapes at once each get their own profile (up to `maxWindows`). Nothing is served
-/// until the program asks: importing the module registers no handler. The endpoint is for
-/// trusted networks only: it binds `127.0.0.1` unless told otherwise.
+/// program that is not async calls `start(…)` instead, which serves on background threads. Each
+/// `/debug/pprof/profile` request opens its own recording window, so several scrapes at once each
+/// get their own profile (up to `maxWindows`). Nothing is served, and nothing recorded, until the
+/// program asks: importing the module registers no handler, and making a server opens nothing.
+/// The endpoint is for trusted networks only: it binds `127.0.0.1` unless told otherwise.
+///
+/// Its settings are one `Configuration`, given whole or as the initializer's parameters:
+///
+/// ```swift
+/// var configuration = PprofServer.Configuration(port: 0, trackThreads: true)
+/// configuration.maxWindows = 2
+/// let server = PprofServer(configuration: configuration)
+/// ```
 public final class PprofServer: Sendable {
+    /// What the server was told, clamped (see `Configuration`).
+    public let configuration: Configuration
+
     /// The address asked for.
-    public let host: String
+    public var host: String { configuration.host }
     /// The port asked for; 0 picks a free one, which `boundPort` then tells.
-    public let port: Int
+    public var port: Int { configuration.port }
     /// The longest window `seconds=` may ask for (at most a year, whatever was asked for).
-    public let maxSeconds: Int
+    public var maxSeconds: Int { configuration.maxSeconds }
     /// Profile windows the endpoint keeps open at once; beyond, `503` with `Retry-After`.
-    public let maxWindows: Int
+    public var maxWindows: Int { configuration.maxWindows }
 
     private let routes: Routes
 
     /// Windows this server holds open now, of its `maxWindows` (tests wait for it).
     package var windowsInUse: Int { routes.windows.current }
-    private let limits: Limits
-    private let state = Mutex(State())
+    private var limits: Limits { configuration.limits }
+    private let state = Locked(State())
 
     private struct State {
         var boundPort: Int?
         var background: Task<Void, Never>?
+        /// The thread-tracking hold this server has taken (`trackThreads`), if any: which one,
+        /// so that a serving task ending after `stop()` and a new `run()` releases nothing.
+        var trackingHold: Int?
+        var holdsTaken = 0
     }
 
     private typealias Listener = NIOAsyncChannel<HTTPConnection, Never>
@@ -54,25 +64,28 @@ public final class PprofServer: Sendable {
     /// The port the server listens on, once it does; nil before `run()` has bound.
     public var boundPort: Int? { state.withLock { $0.boundPort } }
 
-    /// Describes a server; nothing listens until `run()` or `start(…)`.
+    /// Describes a server; nothing listens, and nothing records, until `run()` or `start(…)`.
     ///
-    /// - Parameters:
-    ///   - host: The address to bind; `127.0.0.1` by default. Any other is an explicit choice:
-    ///     profiles show the program's structure and the endpoint lets anyone make it record.
-    ///   - port: The port; 6060 by default, 0 for a free one (see `boundPort`).
-    ///   - maxSeconds: The longest window a request may ask for (at least 1; at most a year, 366
-    ///     days, as longer sleeps overflow the clock).
-    ///   - token: When set, every request must carry `Authorization: Bearer <token>`.
-    ///   - maxWindows: Windows open at once through this server (at least 1).
-    ///   - maxTraceEvents: The most events a `/debug/pprof/trace` timeline keeps; past it the
-    ///     timeline says it was cut.
-    ///   - trackThreads: Keeps recording on from now, so that `/debug/pprof/threads` can say what
-    ///     every thread is inside (every hook then costs what a recorded one does). Off by default;
-    ///     `PPROF_TRACK_THREADS=1` turns it on from the program's first hook.
-    ///   - revealCommandLine: Whether `/debug/pprof/cmdline` shows arguments that look like
-    ///     secrets (`--token=…`, `--password …`, `DB_PASSWORD=…`, `https://user:pass@host`). Off by
-    ///     default: they are shown as `<redacted>` (see `CommandLineRedaction`).
-    public init(
+    /// ```swift
+    /// let server = PprofServer(configuration: .init(port: 0, trackThreads: true))
+    /// try await server.run()
+    /// ```
+    public init(configuration: Configuration) {
+        self.configuration = configuration
+        self.routes = Routes(configuration: configuration, windows: WindowLimit(limit: configuration.maxWindows))
+    }
+
+    /// Describes a server; nothing listens, and nothing records, until `run()` or `start(…)`.
+    ///
+    /// ```swift
+    /// let server = PprofServer(host: "0.0.0.0", token: secret, trackThreads: true)
+    /// ```
+    ///
+    /// - Parameters: Each as the `Configuration` property of its name (`host` 127.0.0.1 and
+    ///   `port` 6060 by default; `maxSeconds` from 1 to a year, 300 by default; `token` nil;
+    ///   `maxWindows` at least 1, 8 by default; `maxTraceEvents` 200000 by default;
+    ///   `trackThreads` and `revealCommandLine` false).
+    public convenience init(
         host: String = "127.0.0.1",
         port: Int = 6060,
         maxSeconds: Int = 300,
@@ -82,56 +95,58 @@ public final class PprofServer: Sendable {
         trackThreads: Bool = false,
         revealCommandLine: Bool = false
     ) {
-        if trackThreads { Threads.setTracking(true) }
-        // Not delegating to the package initializer: that would make this one `convenience`.
-        self.host = host
-        self.port = port
-        self.maxSeconds = min(max(1, maxSeconds), Routes.longestWindow)
-        self.maxWindows = max(1, maxWindows)
-        self.limits = .standard
-        self.routes = Routes(
-            maxSeconds: self.maxSeconds,
-            token: token,
-            windows: WindowLimit(limit: self.maxWindows),
-            maxTraceEvents: max(1, maxTraceEvents),
-            revealCommandLine: revealCommandLine
+        self.init(
+            configuration: Configuration(
+                host: host,
+                port: port,
+                maxSeconds: maxSeconds,
+                token: token,
+                maxWindows: maxWindows,
+                maxTraceEvents: maxTraceEvents,
+                trackThreads: trackThreads,
+                revealCommandLine: revealCommandLine
+            )
         )
     }
 
     /// As `init(host:port:maxSeconds:token:maxWindows:maxTraceEvents:trackThreads:revealCommandLine:)`,
     /// with `limits` in place of the standard ones (tests shorten them), and `commandLine` in place
     /// of the process's arguments for `/debug/pprof/cmdline`.
-    package init(
+    package convenience init(
         host: String = "127.0.0.1",
         port: Int = 6060,
         maxSeconds: Int = 300,
         token: String? = nil,
         maxWindows: Int = 8,
         maxTraceEvents: Int = 200_000,
+        trackThreads: Bool = false,
         revealCommandLine: Bool = false,
         commandLine: [String]? = nil,
         limits: Limits
     ) {
-        self.host = host
-        self.port = port
-        self.maxSeconds = min(max(1, maxSeconds), Routes.longestWindow)
-        self.maxWindows = max(1, maxWindows)
-        self.limits = limits
-        self.routes = Routes(
-            maxSeconds: self.maxSeconds,
+        var configuration = Configuration(
+            host: host,
+            port: port,
+            maxSeconds: maxSeconds,
             token: token,
-            windows: WindowLimit(limit: self.maxWindows),
-            maxTraceEvents: max(1, maxTraceEvents),
-            revealCommandLine: revealCommandLine,
-            commandLine: commandLine
+            maxWindows: maxWindows,
+            maxTraceEvents: maxTraceEvents,
+            trackThreads: trackThreads,
+            revealCommandLine: revealCommandLine
         )
+        configuration.commandLine = commandLine
+        configuration.limits = limits
+        self.init(configuration: configuration)
     }
 
     /// Binds and serves until the task is cancelled (or, in a `ServiceGroup`, until graceful
-    /// shutdown). Windows still open then are stopped.
+    /// shutdown). Windows still open then are stopped; thread tracking this server turned on
+    /// (`trackThreads`) is turned off, unless something else holds it.
     ///
     /// - Throws: When the address cannot be bound.
     public func run() async throws {
+        let hold = beginTracking()
+        defer { endTracking(hold) }
         let (listener, connections) = try await bind()
         try await cancelWhenGracefulShutdown {
             try await self.serve(listener, connections)
@@ -160,36 +175,84 @@ public final class PprofServer: Sendable {
         trackThreads: Bool = false,
         revealCommandLine: Bool = false
     ) throws -> PprofServer {
-        let server = PprofServer(
-            host: host,
-            port: port,
-            maxSeconds: maxSeconds,
-            token: token,
-            maxWindows: maxWindows,
-            maxTraceEvents: maxTraceEvents,
-            trackThreads: trackThreads,
-            revealCommandLine: revealCommandLine
+        try start(
+            configuration: Configuration(
+                host: host,
+                port: port,
+                maxSeconds: maxSeconds,
+                token: token,
+                maxWindows: maxWindows,
+                maxTraceEvents: maxTraceEvents,
+                trackThreads: trackThreads,
+                revealCommandLine: revealCommandLine
+            )
         )
+    }
+
+    /// As `start(host:port:maxSeconds:token:maxWindows:maxTraceEvents:trackThreads:revealCommandLine:)`,
+    /// with the settings in one value.
+    ///
+    /// ```swift
+    /// let server = try PprofServer.start(configuration: .init(port: 0))
+    /// print(server.boundPort!)
+    /// ```
+    public static func start(configuration: Configuration) throws -> PprofServer {
+        let server = PprofServer(configuration: configuration)
         try server.startInBackground()
         return server
     }
 
-    /// Stops a server started with `start(…)`: it closes its socket and ends its open windows.
-    /// Servers run with `run()` stop when their task is cancelled instead.
+    /// Stops the server: one started with `start(…)` closes its socket and ends its open
+    /// windows. Thread tracking it turned on is turned off now (unless something else holds
+    /// it), whichever way it runs; a server run with `run()` stops serving when its task is
+    /// cancelled instead.
     public func stop() {
-        state.withLock { $0.background }?.cancel()
+        let (background, hold) = state.withLock { ($0.background, $0.trackingHold) }
+        background?.cancel()
+        endTracking(hold)
+    }
+
+    // MARK: Thread tracking
+
+    /// Takes this server's hold on thread tracking, if it has `trackThreads` and no hold yet;
+    /// returns the hold's number, for `endTracking(_:)`.
+    private func beginTracking() -> Int? {
+        guard configuration.trackThreads else { return nil }
+        return state.withLock { state in
+            if state.trackingHold != nil { return nil }
+            state.holdsTaken += 1
+            state.trackingHold = state.holdsTaken
+            Threads.beginTracking()
+            return state.holdsTaken
+        }
+    }
+
+    /// Releases the hold numbered `hold` if it is still held, so that each hold ends exactly
+    /// once, by `stop()` or by the end of the serving it was taken for; nil (no hold was taken
+    /// by that serving) releases nothing.
+    private func endTracking(_ hold: Int?) {
+        guard let hold else { return }
+        state.withLock { state in
+            guard state.trackingHold == hold else { return }
+            state.trackingHold = nil
+            Threads.endTracking()
+        }
     }
 
     // MARK: Serving
 
     private func startInBackground() throws {
+        let hold = beginTracking()
         let outcome = BindOutcome()
         let task = Task.detached {
+            defer { self.endTracking(hold) }
             let listener: Listener
             let connections: Connections
             do {
                 (listener, connections) = try await self.bind()
             } catch {
+                // Released before `start(…)` throws, not after: no hold outlives a failed start.
+                self.endTracking(hold)
                 outcome.finish(error)
                 return
             }
@@ -197,7 +260,7 @@ public final class PprofServer: Sendable {
             // Nobody awaits this task: a listener that fails says so on stderr, as the
             // exit dump does, rather than stop serving in silence.
             do { try await self.serve(listener, connections) } catch {
-                Self.warn("the pprof endpoint stopped: \(error)")
+                warn("the pprof endpoint stopped: \(error)")
             }
         }
         if let error = outcome.wait() { throw error }
@@ -349,12 +412,6 @@ public final class PprofServer: Sendable {
         }
     }
 
-    /// One line on stderr, prefixed as the recorder's own warnings are.
-    private static func warn(_ message: String) {
-        let bytes = Array("swift-pprof: \(message)\n".utf8)
-        _ = bytes.withUnsafeBytes { Glibc.write(2, $0.baseAddress, $0.count) }
-    }
-
     /// - Parameter keepAlive: False to say the connection closes after this answer, whatever
     ///   the request asked.
     private static func write(
@@ -376,7 +433,7 @@ extension PprofServer: Service {}
 /// The bind's result, handed from the background task to the synchronous `start(…)`.
 private final class BindOutcome: Sendable {
     private let done = DispatchSemaphore(value: 0)
-    private let error = Mutex<(any Error)?>(nil)
+    private let error = Locked<(any Error)?>(nil)
 
     func finish(_ error: (any Error)?) {
         self.error.withLock { $0 = error }

@@ -9,21 +9,23 @@ package struct Routes: Sendable {
     /// Profiles Go programs serve and scrapers ask for by default; we say why they are missing.
     static let notProduced: Set<String> = ["heap", "allocs", "block", "mutex"]
 
-    let maxSeconds: Int
-    let token: String?
+    /// The server's settings, clamped already (the endpoints read `maxSeconds`, `token`,
+    /// `maxTraceEvents`, `revealCommandLine` and `commandLine`).
+    let configuration: PprofServer.Configuration
+    /// The server's open windows, shared by its routes.
     let windows: WindowLimit
-    let maxTraceEvents: Int
-    /// Whether `cmdline` shows the arguments that look like secrets (see `CommandLineRedaction`).
-    var revealCommandLine = false
-    /// The arguments `cmdline` serves: the process's, or what a test hands in.
-    var commandLine: [String]? = nil
 
-    /// The longest window any server allows, whatever its `maxSeconds`: a year (366 days).
-    /// `Task.sleep` traps on a deadline past `Int64.max` seconds, so `maxSeconds: .max` would
-    /// otherwise let any client crash the program with `seconds=9223372036854775807`.
-    package static let longestWindow = 366 * 86_400
+    var maxSeconds: Int { configuration.maxSeconds }
 
-    /// - Parameter maxSeconds: clamped to 1...`longestWindow`.
+    /// The routes of a server with `configuration`, its windows counted by `windows` (of
+    /// `configuration.maxWindows`, or whatever limit a test gives).
+    package init(configuration: PprofServer.Configuration, windows: WindowLimit) {
+        self.configuration = configuration
+        self.windows = windows
+    }
+
+    /// As `init(configuration:windows:)`, with the settings the routes read (the request
+    /// fuzzer's and the tests' form); each is checked as `PprofServer.Configuration` checks it.
     package init(
         maxSeconds: Int,
         token: String?,
@@ -32,12 +34,14 @@ package struct Routes: Sendable {
         revealCommandLine: Bool = false,
         commandLine: [String]? = nil
     ) {
-        self.maxSeconds = min(max(1, maxSeconds), Self.longestWindow)
-        self.token = token
-        self.windows = windows
-        self.maxTraceEvents = maxTraceEvents
-        self.revealCommandLine = revealCommandLine
-        self.commandLine = commandLine
+        var configuration = PprofServer.Configuration(
+            maxSeconds: maxSeconds,
+            token: token,
+            maxTraceEvents: maxTraceEvents,
+            revealCommandLine: revealCommandLine
+        )
+        configuration.commandLine = commandLine
+        self.init(configuration: configuration, windows: windows)
     }
 
     /// The answer to one request.
@@ -50,7 +54,7 @@ package struct Routes: Sendable {
         headers: HTTPHeaders,
         wait: @Sendable (Duration) async -> Bool
     ) async -> Response {
-        if let token, !BearerToken.authorizes(headers, token: token) {
+        if let token = configuration.token, !BearerToken.authorizes(headers, token: token) {
             return .error(.unauthorized, "a bearer token is required", headers: [("WWW-Authenticate", "Bearer")])
         }
         let path: Substring
@@ -100,7 +104,11 @@ package struct Routes: Sendable {
             case .profile: return try await profile(query, wait: wait)
             case .trace: return try await trace(query, wait: wait)
             case .threads: return try Self.threads(query)
-            case .cmdline: return Self.cmdline(commandLine ?? CommandLine.arguments, reveal: revealCommandLine)
+            case .cmdline:
+                return Self.cmdline(
+                    configuration.commandLine ?? CommandLine.arguments,
+                    reveal: configuration.revealCommandLine
+                )
             }
         } catch let invalid as QueryParameters.Invalid {
             return .error(.badRequest, invalid.reason)
@@ -121,10 +129,9 @@ package struct Routes: Sendable {
             seconds: seconds,
             start: { Profiler.start(mode: mode) },
             stop: { $0.stop() },
-            wait: wait
-        ) { recorded in
-            debug == "1" ? .text(.ok, recorded.report()) : .profile(recorded.pprof())
-        }
+            wait: wait,
+            answer: { recorded in debug == "1" ? .text(.ok, recorded.report()) : .profile(recorded.pprof()) }
+        )
     }
 
     /// `trace?seconds=N` (default 1, as Go's): the window's raw events as a timeline in the
@@ -133,12 +140,11 @@ package struct Routes: Sendable {
         let seconds = try query.integer("seconds", in: 1...maxSeconds, default: 1)
         return await recording(
             seconds: seconds,
-            start: { TimelineWindow.start(limit: maxTraceEvents) },
+            start: { TimelineWindow.start(limit: configuration.maxTraceEvents) },
             stop: { $0.stop() },
-            wait: wait
-        ) { timeline in
-            .timeline(timeline.json)
-        }
+            wait: wait,
+            answer: { timeline in .timeline(timeline.json) }
+        )
     }
 
     /// A window of `seconds` within the server's cap on open windows: opened with `start`,

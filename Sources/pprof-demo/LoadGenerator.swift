@@ -1,6 +1,7 @@
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Pprof
 import Synchronization
 
 /// Concurrent keep-alive clients over loopback, each sending its next request as soon as the
@@ -63,7 +64,7 @@ final class LoadGenerator: Sendable {
 private final class LoadState: Sendable {
     let stopping = Atomic<Bool>(false)
     let answered = Atomic<Int>(0)
-    let statuses = Mutex<[Int: Int]>([:])
+    let statuses = Locked<[Int: Int]>([:])
 }
 
 /// One client: sends a request when connected and another after each response.

@@ -78,4 +78,117 @@ struct ThreadsEndpointTests {
         running.cancel()
         try await running.value
     }
+
+    // MARK: Who keeps tracking on
+
+    /// A server made with `trackThreads: true` tracks from `run()` to the end of its task, not
+    /// from its initializer.
+    @Test func aServerTracksFromRunToItsEnd() async throws {
+        Threads.setTracking(false)
+        #expect(!Threads.isTracking)
+        let server = PprofServer(port: 0, trackThreads: true)
+        #expect(!Threads.isTracking, "tracking began in the initializer")
+        #expect(Threads.trackingHolds == 0)
+        let running = Task { try await server.run() }
+        _ = try await waitForPort(of: server)
+        #expect(Threads.isTracking)
+        #expect(Threads.trackingHolds == 1)
+        running.cancel()
+        try await running.value
+        #expect(!Threads.isTracking)
+        #expect(Threads.trackingHolds == 0)
+    }
+
+    /// `start(…)` tracks as it returns; `stop()` ends it before it returns (the serving task
+    /// ends later, and releases nothing more).
+    @Test func stopEndsAStartedServersTracking() async throws {
+        Threads.setTracking(false)
+        let server = try await Task.detached { try PprofServer.start(port: 0, trackThreads: true) }.value
+        #expect(Threads.isTracking)
+        #expect(Threads.trackingHolds == 1)
+        server.stop()
+        #expect(!Threads.isTracking)
+        #expect(Threads.trackingHolds == 0)
+        server.stop()
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(Threads.trackingHolds == 0)
+    }
+
+    /// Two servers each hold tracking: stopping one leaves it on for the other.
+    @Test func twoServersHoldsAreCounted() async throws {
+        Threads.setTracking(false)
+        let first = try await Task.detached { try PprofServer.start(port: 0, trackThreads: true) }.value
+        let second = try await Task.detached { try PprofServer.start(port: 0, trackThreads: true) }.value
+        #expect(Threads.trackingHolds == 2)
+        first.stop()
+        first.stop()
+        #expect(Threads.trackingHolds == 1)
+        #expect(Threads.isTracking, "stopping one server turned the other's tracking off")
+        second.stop()
+        #expect(Threads.trackingHolds == 0)
+        #expect(!Threads.isTracking)
+    }
+
+    /// A server run with `run()`, then both stopped with `stop()` and cancelled, releases its
+    /// hold once: another server's hold stays.
+    @Test func stopAndCancelReleaseOneHold() async throws {
+        Threads.setTracking(false)
+        let other = try await Task.detached { try PprofServer.start(port: 0, trackThreads: true) }.value
+        let server = PprofServer(port: 0, trackThreads: true)
+        let running = Task { try await server.run() }
+        _ = try await waitForPort(of: server)
+        #expect(Threads.trackingHolds == 2)
+        server.stop()
+        #expect(Threads.trackingHolds == 1)
+        running.cancel()
+        try await running.value
+        #expect(Threads.trackingHolds == 1)
+        #expect(Threads.isTracking)
+        other.stop()
+        #expect(Threads.trackingHolds == 0)
+        #expect(!Threads.isTracking)
+    }
+
+    /// One server run twice at once (two free ports) holds one hold, which the run that took it
+    /// releases: the other run's end releases nothing.
+    @Test func aServerRunTwiceHoldsOnce() async throws {
+        Threads.setTracking(false)
+        let server = PprofServer(port: 0, trackThreads: true)
+        let first = Task { try await server.run() }
+        _ = try await waitForPort(of: server)
+        #expect(Threads.trackingHolds == 1)
+        let second = Task { try await server.run() }
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(Threads.trackingHolds == 1)
+        second.cancel()
+        try await second.value
+        #expect(Threads.trackingHolds == 1, "the run that took no hold released the other's")
+        first.cancel()
+        try await first.value
+        #expect(Threads.trackingHolds == 0)
+        #expect(!Threads.isTracking)
+    }
+
+    /// A server that cannot bind holds nothing once `start(…)` has thrown.
+    @Test func aFailedStartHoldsNothing() async throws {
+        Threads.setTracking(false)
+        try await withServer { _, port in
+            await #expect(throws: (any Error).self) {
+                _ = try await Task.detached { try PprofServer.start(port: port, trackThreads: true) }.value
+            }
+            #expect(Threads.trackingHolds == 0)
+            #expect(!Threads.isTracking)
+        }
+    }
+
+    /// `setTracking(true)` is a hold of its own: a server's start and stop leave it on.
+    @Test func aServerLeavesTheSwitchsHold() async throws {
+        Threads.setTracking(true)
+        defer { Threads.setTracking(false) }
+        let server = try await Task.detached { try PprofServer.start(port: 0, trackThreads: true) }.value
+        server.stop()
+        #expect(Threads.isTracking)
+        Threads.setTracking(false)
+        #expect(!Threads.isTracking)
+    }
 }

@@ -418,6 +418,31 @@ final class Aggregator: @unchecked Sendable {
 
     /// Whether `setTrackingSwitch` holds tracking now.
     private var trackingSwitch = false
+    /// Holds taken with `beginTracking()` and not yet ended.
+    private var begun = 0
+
+    /// Holds taken with `beginTracking()` and not yet ended (tests count them).
+    var trackingBegun: Int { lock.withLock { begun } }
+
+    /// Takes one hold on thread tracking (a server's, from `run()` or `start()` to its end).
+    func beginTracking() {
+        lock.withLock {
+            begun += 1
+            demand.hold(.tracking)
+            applyDemand()
+            wakeup.signal()
+        }
+    }
+
+    /// Ends one `beginTracking()` hold; without one, nothing happens.
+    func endTracking() {
+        lock.withLock {
+            guard begun > 0 else { return }
+            begun -= 1
+            demand.release(.tracking)
+            applyDemand()
+        }
+    }
 
     /// Takes or gives back the one tracking hold of the on/off switch (`Threads.setTracking`).
     func setTrackingSwitch(_ on: Bool) {

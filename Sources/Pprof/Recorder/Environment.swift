@@ -88,10 +88,3 @@ struct Environment {
         return environment
     }
 }
-
-/// One line on stderr, prefixed so the user knows who speaks.
-func warn(_ message: String) {
-    let line = "swift-pprof: \(message)\n"
-    var bytes = Array(line.utf8)
-    _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
-}

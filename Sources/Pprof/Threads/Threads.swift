@@ -13,8 +13,9 @@ import Glibc
 /// reads the aggregator's stacks: the threads themselves are not stopped or slowed.
 ///
 /// ```swift
-/// Threads.setTracking(true)
+/// Threads.beginTracking()
 /// print(Threads.text(debug: 1))    // identical stacks grouped, with counts
+/// Threads.endTracking()
 /// ```
 package enum Threads {
     /// One open scope of a thread.
@@ -38,11 +39,37 @@ package enum Threads {
         return Recorder.shared.aggregator.isTracking
     }
 
-    /// Turns this switch's hold on thread tracking on or off (other holders, such as
-    /// `PPROF_TRACK_THREADS`, keep theirs). Scopes entered while it was off are unknown to it.
+    /// Takes a hold on thread tracking: on from now until every hold has ended (the holds are the
+    /// recorder's demand, counted with its windows and timelines). Each call is ended by one
+    /// `endTracking()`.
+    ///
+    /// ```swift
+    /// Threads.beginTracking()       // a server starts
+    /// defer { Threads.endTracking() }
+    /// ```
+    package static func beginTracking() {
+        Recorder.initializeIfNeeded()
+        Recorder.shared.aggregator.beginTracking()
+    }
+
+    /// Ends a hold taken with `beginTracking()`; tracking goes off if it was the last one. One
+    /// without a hold to end is ignored.
+    package static func endTracking() {
+        Recorder.initializeIfNeeded()
+        Recorder.shared.aggregator.endTracking()
+    }
+
+    /// Turns this switch's hold on or off (idempotent): tracking stays on while a server or
+    /// `PPROF_TRACK_THREADS=1` holds it. Scopes entered while it was off are unknown to it.
     package static func setTracking(_ on: Bool) {
         Recorder.initializeIfNeeded()
         Recorder.shared.aggregator.setTrackingSwitch(on)
+    }
+
+    /// Holds taken with `beginTracking()` and not ended (tests count them).
+    package static var trackingHolds: Int {
+        Recorder.initializeIfNeeded()
+        return Recorder.shared.aggregator.trackingBegun
     }
 
     /// Every live thread that has recorded, sorted by id.
