@@ -113,7 +113,11 @@ public enum Trace {
     /// }
     /// ```
     @inlinable @inline(__always)
-    public static func enter(function: StaticString = #function, file: StaticString = #fileID, line: UInt = #line) -> Token {
+    public static func enter(
+        function: StaticString = #function,
+        file: StaticString = #fileID,
+        line: UInt = #line
+    ) -> Token {
         // The unnamed probe is keyed by `#function`'s address and the line with its top bit set
         // (a constant), so it never shares a cache slot with a literal name of the same text.
         enter(function, file: file, line: line | Recorder.unnamedLineBit, function: function)

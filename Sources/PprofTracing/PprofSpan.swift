@@ -41,7 +41,11 @@ public final class PprofSpan: Tracing.Span, @unchecked Sendable {
         get { wrapped?.attributes ?? state?.attributes ?? lock.withLock { ownAttributes } }
         set {
             if let wrapped { wrapped.attributes = newValue }
-            if let state { state.attributes = newValue } else if wrapped == nil { lock.withLock { ownAttributes = newValue } }
+            if let state {
+                state.attributes = newValue
+            } else if wrapped == nil {
+                lock.withLock { ownAttributes = newValue }
+            }
         }
     }
 
@@ -57,7 +61,11 @@ public final class PprofSpan: Tracing.Span, @unchecked Sendable {
         wrapped?.addEvent(event)
     }
 
-    public func recordError<Instant: TracerInstant>(_ error: Error, attributes: SpanAttributes, at instant: @autoclosure () -> Instant) {
+    public func recordError<Instant: TracerInstant>(
+        _ error: Error,
+        attributes: SpanAttributes,
+        at instant: @autoclosure () -> Instant
+    ) {
         wrapped?.recordError(error, attributes: attributes, at: instant())
     }
 
@@ -89,7 +97,14 @@ final class SpanState: @unchecked Sendable {
     // Weak: the span holds its ServiceContext, which holds this state.
     private weak var _span: PprofSpan?
 
-    init(operationName: String, parent: AsyncContext, frame: AsyncFrame?, file: String, line: UInt, labelAttributes: [String]) {
+    init(
+        operationName: String,
+        parent: AsyncContext,
+        frame: AsyncFrame?,
+        file: String,
+        line: UInt,
+        labelAttributes: [String]
+    ) {
         self._name = operationName
         self.parent = parent
         self.frame = frame

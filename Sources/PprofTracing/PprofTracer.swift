@@ -42,7 +42,10 @@ public struct PprofTracer: Tracer {
     ///     everything nested in it, where the span has them when it is placed. Keep them of low
     ///     cardinality (each distinct value is a series in Pyroscope).
     ///   - wrapped: A tracer to forward every span to, or nil.
-    public init(labelAttributes: [String] = ["http.route", "http.request.method"], forwardingTo wrapped: (any Tracer)? = nil) {
+    public init(
+        labelAttributes: [String] = ["http.route", "http.request.method"],
+        forwardingTo wrapped: (any Tracer)? = nil
+    ) {
         self.wrapped = wrapped
         self.labelAttributes = labelAttributes
         Spans.installContextProvider { ServiceContext.current?[PprofSpanKey.self]?.context }
@@ -73,7 +76,9 @@ public struct PprofTracer: Tracer {
             inner = span
         }
         // While nothing records, a span is only its wrapped span: no frame, no context entry.
-        guard Spans.isRecording else { return PprofSpan(state: nil, context: serviceContext, wrapped: inner, name: operationName) }
+        guard Spans.isRecording else {
+            return PprofSpan(state: nil, context: serviceContext, wrapped: inner, name: operationName)
+        }
         // The parent is the deeper of the span's given context and the task's own scopes.
         let own = Spans.currentContext
         var parent = own
@@ -127,7 +132,11 @@ public struct PprofTracer: Tracer {
         wrapped?.forceFlush()
     }
 
-    public func extract<Carrier, Extract>(_ carrier: Carrier, into context: inout ServiceContext, using extractor: Extract)
+    public func extract<Carrier, Extract>(
+        _ carrier: Carrier,
+        into context: inout ServiceContext,
+        using extractor: Extract
+    )
     where Extract: Extractor, Extract.Carrier == Carrier {
         wrapped?.extract(carrier, into: &context, using: extractor)
     }

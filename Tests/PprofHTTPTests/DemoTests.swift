@@ -12,7 +12,9 @@ import Testing
 /// timing bounds of the HTTP suites would compete with it (under the thread sanitizer above all).
 @Suite(.serialized, .recorderExclusive) struct DemoTests {
     static func run(_ arguments: [String]) throws -> ChildProcess.Run {
-        let demo = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("pprof-demo")
+        let demo = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(
+            "pprof-demo"
+        )
         return try ChildProcess.run(demo.path, arguments)
     }
 
@@ -64,7 +66,11 @@ import Testing
         #expect(calls(["serve", "handle", "store.insert"]) > 0 && calls(["serve", "handle", "store.search"]) > 0)
         // Every step after parse carries its route as a label, and only its own route's.
         func routes(of leaf: String) -> Set<String> {
-            Set(profile.stacks.filter { $0.frames == ["serve", "handle", leaf] && $0.values[0] != 0 }.map { $0.labels["route"] ?? "none" })
+            Set(
+                profile.stacks.filter { $0.frames == ["serve", "handle", leaf] && $0.values[0] != 0 }.map {
+                    $0.labels["route"] ?? "none"
+                }
+            )
         }
         #expect(routes(of: "store.lookup") == ["/users/:id"])
         #expect(routes(of: "store.insert") == ["/users"])

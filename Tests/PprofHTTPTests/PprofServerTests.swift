@@ -82,7 +82,10 @@ struct PprofServerTests {
             let answer = try await HTTPClient.get(port, "/debug/pprof/")
             #expect(answer.status == 200)
             #expect(answer.header("content-type") == "text/html; charset=utf-8")
-            for text in ["profile?seconds=30", "cmdline", "heap", "threads with a live ring", "events dropped", "call tree nodes"] {
+            for text in [
+                "profile?seconds=30", "cmdline", "heap", "threads with a live ring", "events dropped",
+                "call tree nodes",
+            ] {
                 #expect(answer.text.contains(text), "\(text) missing from \(answer.text)")
             }
         }

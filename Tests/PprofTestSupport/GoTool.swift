@@ -21,7 +21,11 @@ public enum GoTool {
 
     /// Runs `go tool pprof` with `arguments` to its end, with its scratch files (`PPROF_TMPDIR`,
     /// `HOME`) in `scratch`, and returns its exit status and everything it printed.
-    public static func pprof(_ go: String, _ arguments: [String], scratch: String) throws -> (status: Int32, output: String) {
+    public static func pprof(
+        _ go: String,
+        _ arguments: [String],
+        scratch: String
+    ) throws -> (status: Int32, output: String) {
         let run = try ChildProcess.run(
             go,
             ["tool", "pprof"] + arguments,

@@ -120,7 +120,9 @@ struct AccountingStressTests {
         var profiles: [Profile] = []
         let modes: [Profile.Mode] = [.fprof, .eprof, .cprof]
         let started = Date()
-        while Date() < started.addingTimeInterval(2) || (profiles.count < 100 && Date() < started.addingTimeInterval(20)) {
+        while Date() < started.addingTimeInterval(2)
+            || (profiles.count < 100 && Date() < started.addingTimeInterval(20))
+        {
             let first = Profiler.start(mode: modes[Int(rng.next() % 3)])
             usleep(UInt32(rng.next() % 3000))
             let second = rng.next() % 3 == 0 ? Profiler.start(mode: modes[Int(rng.next() % 3)]) : nil
@@ -149,7 +151,9 @@ struct AccountingStressTests {
             recorded += account.folded
             dropped += account.dropped
         }
-        print("accounting stress: \(threadCount) threads, \(profiles.count) windows in \(Int(windowSeconds * 1000)) ms, \(produced) events produced, \(recorded) recorded, \(dropped) dropped")
+        print(
+            "accounting stress: \(threadCount) threads, \(profiles.count) windows in \(Int(windowSeconds * 1000)) ms, \(produced) events produced, \(recorded) recorded, \(dropped) dropped"
+        )
         #expect(dropped > 0, "the rings never overflowed: the test did not test drops")
         #expect(recorded > 0)
 

@@ -102,7 +102,9 @@ import Testing
         for stack in profile.stacks {
             let thread = try #require(stack.labels["thread"], "\(stack.frames)")
             if stack.frames == ["fixture.outer"] { outerByThread[thread, default: 0] += stack.values[0] }
-            if stack.frames == ["fixture.outer", "fixture.inner"] { innerByThread[thread, default: 0] += stack.values[0] }
+            if stack.frames == ["fixture.outer", "fixture.inner"] {
+                innerByThread[thread, default: 0] += stack.values[0]
+            }
         }
         #expect(outerByThread.count == 4, "\(outerByThread)")
         #expect(outerByThread.values.allSatisfy { $0 == 40 }, "\(outerByThread)")
@@ -137,7 +139,10 @@ import Testing
         #expect(slices.filter { $0["name"] as? String == "fixture.inner" }.count == 480)
         #expect(Set(slices.compactMap { $0["tid"] as? Int }).count == 4)
         // The profile is written as before.
-        #expect(try Self.decode(dir.appendingPathComponent("run.pb.gz")).value(path: ["fixture.outer"], type: "calls") == 160)
+        #expect(
+            try Self.decode(dir.appendingPathComponent("run.pb.gz")).value(path: ["fixture.outer"], type: "calls")
+                == 160
+        )
 
         // A small limit: the timeline says it was cut.
         let cut = try Self.run(
@@ -146,7 +151,10 @@ import Testing
         )
         #expect(cut.status == 0)
         #expect(cut.stderr.contains("(cut at its limit of events)"), "\(cut.stderr)")
-        let bad = try Self.run("workload", environment: ["PPROF_TRACE_OUTPUT": dir.path + "/b.json", "PPROF_TRACE_EVENTS": "lots"])
+        let bad = try Self.run(
+            "workload",
+            environment: ["PPROF_TRACE_OUTPUT": dir.path + "/b.json", "PPROF_TRACE_EVENTS": "lots"]
+        )
         #expect(bad.status == 0)
         #expect(bad.stderr.contains("PPROF_TRACE_EVENTS=lots is not a number"))
     }

@@ -150,14 +150,23 @@ struct NameTests {
 /// A scope in a shared object gets that object's Mapping; the main program keeps id 1.
 @Suite struct MappingTests {
     @Test func eachObjectHoldingACallSiteHasAMapping() throws {
-        let lib = Profile.Mapping(path: "/usr/lib/x86_64-linux-gnu/libfake.so", buildID: "00112233445566778899aabbccddeeff00112233")
+        let lib = Profile.Mapping(
+            path: "/usr/lib/x86_64-linux-gnu/libfake.so",
+            buildID: "00112233445566778899aabbccddeeff00112233"
+        )
         let profile = Profile(
             mode: .fprof,
             startWallNanoseconds: 1,
             durationNanoseconds: 10,
             functions: [
                 Profile.Function(name: "Main.run()", file: "Main/run.swift", line: 1),
-                Profile.Function(name: "Lib.step()", systemName: "Lib.Lib.step() -> ()", file: "Lib/step.swift", line: 2, mapping: lib),
+                Profile.Function(
+                    name: "Lib.step()",
+                    systemName: "Lib.Lib.step() -> ()",
+                    file: "Lib/step.swift",
+                    line: 2,
+                    mapping: lib
+                ),
                 Profile.Function(name: "Main.end()", file: "Main/end.swift", line: 3),
                 Profile.Function(name: "Lib.other()", file: "Lib/other.swift", line: 4, mapping: lib),
             ],
@@ -195,14 +204,19 @@ struct GoToolNameTests {
         _ = SecondBox("x").map { $0.count }
         _ = SecondHandlers().handler(2)
         let profile = window.stop()
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pprof-names-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "pprof-names-\(UUID().uuidString)"
+        )
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: false)
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("names.pb.gz").path
         try profile.write(to: path)
         let (status, text) = try GoTool.pprof(go, ["-top", "-sample_index=calls", path], scratch: directory.path)
         #expect(status == 0, "\(text)")
-        for name in ["SecondParser.init(bytes:)", "SecondParser.parse(_:)", "SecondBox.map(_:)", "closure #1 in SecondHandlers.init()"] {
+        for name in [
+            "SecondParser.init(bytes:)", "SecondParser.parse(_:)", "SecondBox.map(_:)",
+            "closure #1 in SecondHandlers.init()",
+        ] {
             #expect(text.contains("  \(name)\n"), "go tool pprof -top does not show \(name): \(text)")
         }
     }

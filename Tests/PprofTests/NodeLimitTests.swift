@@ -89,7 +89,11 @@ struct NodeLimitTests {
         let dir = try ExitDumpTests.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let output = dir.appendingPathComponent("paths.pb.gz")
-        let run = try ExitDumpTests.run("paths", ["1000"], environment: ["PPROF_OUTPUT": output.path, "PPROF_MAX_NODES": "64"])
+        let run = try ExitDumpTests.run(
+            "paths",
+            ["1000"],
+            environment: ["PPROF_OUTPUT": output.path, "PPROF_MAX_NODES": "64"]
+        )
         #expect(run.reason == .exit && run.status == 0, "\(run.stderr)")
         let profile = try ExitDumpTests.decode(output)
         #expect(profile.violations() == [])
@@ -98,17 +102,25 @@ struct NodeLimitTests {
         #expect(profile.value(path: ["fixture.many", "fixture.path.30"], type: "calls") == 1)
         #expect(profile.value(path: ["fixture.many", "fixture.path.30", "fixture.leaf"], type: "calls") == 1)
         #expect(profile.value(path: ["fixture.many", "fixture.path.31"], type: "calls") == nil)
-        #expect(profile.value(path: ["fixture.many", "(call tree full)"], type: "calls") == 1938)  // 969 paths x 2 calls
+        // 969 paths x 2 calls
+        #expect(profile.value(path: ["fixture.many", "(call tree full)"], type: "calls") == 1938)
         let total = profile.samples.reduce(Int64(0)) { $0 + $1.values[0] }
         #expect(total == 1 + 2000)
-        #expect(profile.comments.contains { $0.hasPrefix("call tree: 66 nodes, limit 64 (full") }, "\(profile.comments)")
+        #expect(
+            profile.comments.contains { $0.hasPrefix("call tree: 66 nodes, limit 64 (full") },
+            "\(profile.comments)"
+        )
     }
 
     @Test func aBadPprofMaxNodesIsOneLineAndTheDefault() throws {
         let dir = try ExitDumpTests.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let output = dir.appendingPathComponent("paths.pb.gz")
-        let run = try ExitDumpTests.run("paths", ["100"], environment: ["PPROF_OUTPUT": output.path, "PPROF_MAX_NODES": "12"])
+        let run = try ExitDumpTests.run(
+            "paths",
+            ["100"],
+            environment: ["PPROF_OUTPUT": output.path, "PPROF_MAX_NODES": "12"]
+        )
         #expect(run.status == 0)
         #expect(run.stderr.contains("PPROF_MAX_NODES=12 is not a number from 64"))
         let profile = try ExitDumpTests.decode(output)

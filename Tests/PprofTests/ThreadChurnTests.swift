@@ -1,6 +1,6 @@
 import Foundation
-import Synchronization
 import PprofTestSupport
+import Synchronization
 import Testing
 
 @testable import Pprof
@@ -56,7 +56,10 @@ struct ThreadChurnTests {
 
         // Every ended thread's ring is drained and unmapped by the aggregator.
         let freed = Self.eventually(10) { ThreadState.mappedRings.load(ordering: .relaxed) <= ringsBefore }
-        #expect(freed, "rings still mapped: \(ThreadState.mappedRings.load(ordering: .relaxed)), before: \(ringsBefore)")
+        #expect(
+            freed,
+            "rings still mapped: \(ThreadState.mappedRings.load(ordering: .relaxed)), before: \(ringsBefore)"
+        )
         let residentAfter = Self.residentBytes()
         let totals = Recorder.shared.aggregator.totalsNow - totalsBefore
         let profile = window.stop()

@@ -20,7 +20,9 @@ struct TimelineTests {
 
     static func nanoseconds(_ micros: Double) -> Int { Int((micros * 1000).rounded()) }
 
-    static func parse(_ timeline: Timeline) throws -> (slices: [Slice], threads: [Int: String], other: [String: Any], async: [String: Int]) {
+    static func parse(
+        _ timeline: Timeline
+    ) throws -> (slices: [Slice], threads: [Int: String], other: [String: Any], async: [String: Int]) {
         let object = try #require(try JSONSerialization.jsonObject(with: Data(timeline.json)) as? [String: Any])
         let events = try #require(object["traceEvents"] as? [[String: Any]])
         var slices: [Slice] = []
@@ -36,7 +38,14 @@ struct TimelineTests {
                 let ts = try #require(event["ts"] as? Double)
                 let dur = try #require(event["dur"] as? Double)
                 #expect(dur >= 0)
-                slices.append(Slice(name: event["name"] as! String, tid: event["tid"] as! Int, start: Self.nanoseconds(ts), end: Self.nanoseconds(ts) + Self.nanoseconds(dur)))
+                slices.append(
+                    Slice(
+                        name: event["name"] as! String,
+                        tid: event["tid"] as! Int,
+                        start: Self.nanoseconds(ts),
+                        end: Self.nanoseconds(ts) + Self.nanoseconds(dur)
+                    )
+                )
             case "b":
                 asyncBegins[event["id"] as! Int] = event["name"] as? String
             case "e":

@@ -18,7 +18,10 @@ private struct Paths {
         for stack in decoded.stacks {
             var key = stack.frames.joined(separator: ";")
             if !stack.labels.isEmpty {
-                key += " {" + stack.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",") + "}"
+                key +=
+                    " {"
+                    + stack.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+                    + "}"
             }
             calls[key, default: 0] += stack.values[0]
             if stack.values.count > 1 { wall[key, default: 0] += stack.values[1] }
@@ -101,7 +104,9 @@ struct PprofTracerTests {
         let paths = try Paths(window.stop())
         let finished = memory.finishedSpans
         #expect(finished.map(\.operationName).sorted() == ["fwd.inner", "fwd.outer"])
-        #expect(finished.first { $0.operationName == "fwd.outer" }?.attributes["user"]?.toSpanAttribute() == .string("42"))
+        #expect(
+            finished.first { $0.operationName == "fwd.outer" }?.attributes["user"]?.toSpanAttribute() == .string("42")
+        )
         let inner = finished.first { $0.operationName == "fwd.inner" }
         let outer = finished.first { $0.operationName == "fwd.outer" }
         #expect(inner?.traceID == outer?.traceID)
@@ -215,7 +220,10 @@ struct PprofTracerTests {
         let inner = Double(paths.wall["plain.span;plain.inner;(suspended or unscoped)"] ?? 0) / 1e6
         let child = Double(paths.wall["plain.span;plain.child"] ?? 0) / 1e6
         #expect(child >= 29 && child <= measured.child + 1, "child \(child) ms, measured \(measured.child)")
-        #expect(inner >= 9 && inner <= measured.inner + 1, "inner span \(inner) ms (its work is unscoped), measured \(measured.inner)")
+        #expect(
+            inner >= 9 && inner <= measured.inner + 1,
+            "inner span \(inner) ms (its work is unscoped), measured \(measured.inner)"
+        )
         let between = measured.total - measured.child - measured.inner
         #expect(remainder < between + 2, "the outer span's remainder \(remainder) ms: its children were counted twice")
     }

@@ -147,7 +147,9 @@ print("")
 print("loop                               median ns/it   net ns   / rdtsc pair   / withSpan, nothing bootstrapped")
 for loop in loops {
     let n = net(loop)
-    let ratios = loop == .empty ? "" : format(n / net(.rdtsc), 14, decimals: 2) + format(n / net(.globalNoOpSpan), 17, decimals: 3)
+    let ratios =
+        loop == .empty
+        ? "" : format(n / net(.rdtsc), 14, decimals: 2) + format(n / net(.globalNoOpSpan), 17, decimals: 3)
     print(pad(loop.title, 33) + format(medians[loop]!, 14) + format(loop == .empty ? 0 : n, 9) + ratios)
 }
 let asyncRatio = net(.asyncScope) / net(.globalNoOpSpan)
@@ -157,4 +159,6 @@ print(
         + (asyncRatio <= 0.5 ? "met" : "NOT met")
 )
 print("recorded async scope / NoOpTracer().withSpan: \(format(net(.asyncScope) / net(.noOpSpan), decimals: 3))")
-print("recorded PprofTracer span / no-op withSpan (nothing bootstrapped): \(format(net(.pprofSpan) / net(.globalNoOpSpan), decimals: 2))")
+print(
+    "recorded PprofTracer span / no-op withSpan (nothing bootstrapped): \(format(net(.pprofSpan) / net(.globalNoOpSpan), decimals: 2))"
+)

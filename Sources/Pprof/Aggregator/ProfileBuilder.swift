@@ -56,7 +56,12 @@ enum ProfileBuilder {
                 if !unscoped.isZero && frame >= 0 {
                     let enclosing = nodes[Int(frame)]
                     nodes.append(
-                        Profile.Node(parent: enclosing.parent, function: enclosing.function, values: unscoped, labels: index)
+                        Profile.Node(
+                            parent: enclosing.parent,
+                            function: enclosing.function,
+                            values: unscoped,
+                            labels: index
+                        )
                     )
                 }
                 continue
@@ -64,7 +69,12 @@ enum ProfileBuilder {
             labelsOf[i] = labelsOf[parent]
             newIndex[i] = Int32(nodes.count)
             nodes.append(
-                Profile.Node(parent: newIndex[parent], function: Int32(probe), values: values[i], labels: labelsOf[parent])
+                Profile.Node(
+                    parent: newIndex[parent],
+                    function: Int32(probe),
+                    values: values[i],
+                    labels: labelsOf[parent]
+                )
             )
         }
         return Profile(

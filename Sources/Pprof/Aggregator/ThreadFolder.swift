@@ -156,7 +156,12 @@ final class ThreadFolder {
                     // tree already.
                     let i = depth - 1
                     if _fastPath(frames[i].depth &+ 1 == d) {
-                        if let found = frames[i].lastChild.child(p, of: frames[i].node, table: frames[i].table, in: storage) {
+                        if let found = frames[i].lastChild.child(
+                            p,
+                            of: frames[i].node,
+                            table: frames[i].table,
+                            in: storage
+                        ) {
                             // The exit will add to this node's counters: in a large tree they are
                             // not in the cache, and the load can start now.
                             CPprof_prefetchForWrite(storage.counters + Int(found.node))
@@ -293,7 +298,15 @@ final class ThreadFolder {
             return
         }
         let node = tree.child(of: top?.node ?? base, probe: ProbeRegistry.droppedProbe)
-        push(Frame(node: node, depth: d &- 1, probe: ProbeRegistry.droppedProbe, placeholderLow: parentDepth &+ 1, start: lastTime))
+        push(
+            Frame(
+                node: node,
+                depth: d &- 1,
+                probe: ProbeRegistry.droppedProbe,
+                placeholderLow: parentDepth &+ 1,
+                start: lastTime
+            )
+        )
     }
 
     @inline(never)
@@ -386,7 +399,12 @@ struct ChildCache {
     }
 
     /// As `child(_:of:table:in:)`, adding the child to `tree` if it is new.
-    mutating func child(_ p: UInt32, of parent: Int32, table parentTable: CallTree.TableRef, in tree: CallTree)
+    mutating func child(
+        _ p: UInt32,
+        of parent: Int32,
+        table parentTable: CallTree.TableRef,
+        in tree: CallTree
+    )
         -> CallTree.Found
     {
         if probe == p { return CallTree.Found(node: node, table: table) }

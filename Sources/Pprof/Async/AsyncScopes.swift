@@ -6,11 +6,20 @@ import CPprof
 package enum AsyncScopes {
     /// Opens the frame of an async scope named by a literal; nil while nothing records.
     @usableFromInline @inline(never)
-    static func open(_ name: StaticString, _ file: StaticString, _ line: UInt, _ function: StaticString = "") -> AsyncFrame? {
+    static func open(
+        _ name: StaticString,
+        _ file: StaticString,
+        _ line: UInt,
+        _ function: StaticString = ""
+    ) -> AsyncFrame? {
         Recorder.initializeIfNeeded()
         let mode = CPprof_mode()
         guard mode != ModeFlag.off, let state = Recorder.shared.currentThreadState() else { return nil }
-        return open(probe: state.probe(name, file, line, function: function), mode: mode, parent: AsyncContext.innermost())
+        return open(
+            probe: state.probe(name, file, line, function: function),
+            mode: mode,
+            parent: AsyncContext.innermost()
+        )
     }
 
     /// Opens the frame of an async scope named at run time; nil while nothing records.
@@ -19,7 +28,11 @@ package enum AsyncScopes {
         Recorder.initializeIfNeeded()
         let mode = CPprof_mode()
         guard mode != ModeFlag.off else { return nil }
-        return open(probe: Recorder.shared.probes.intern(named: name, file, line), mode: mode, parent: AsyncContext.innermost())
+        return open(
+            probe: Recorder.shared.probes.intern(named: name, file, line),
+            mode: mode,
+            parent: AsyncContext.innermost()
+        )
     }
 
     static func open(probe: UInt32, mode: UInt8, parent: AsyncContext) -> AsyncFrame {

@@ -56,8 +56,13 @@ package enum Spans {
         labels: [String: String]
     ) -> AsyncContext {
         var path = parent.path
-        if !labels.isEmpty { path = Recorder.shared.paths.path(parent: path, probe: Recorder.shared.labels.probe(for: labels)) }
-        path = Recorder.shared.paths.path(parent: path, probe: Recorder.shared.probes.intern(named: name, fileName: file, line))
+        if !labels.isEmpty {
+            path = Recorder.shared.paths.path(parent: path, probe: Recorder.shared.labels.probe(for: labels))
+        }
+        path = Recorder.shared.paths.path(
+            parent: path,
+            probe: Recorder.shared.probes.intern(named: name, fileName: file, line)
+        )
         frame.path = path
         return AsyncContext(path: path, frame: frame)
     }

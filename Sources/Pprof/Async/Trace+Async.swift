@@ -68,7 +68,14 @@ extension Trace {
         _ body: () async throws -> R
     ) async rethrows -> R {
         // The literal scope keyed as `enter(function:file:line:)` keys it.
-        try await scope(function, file: file, line: line | Recorder.unnamedLineBit, function: function, isolation: isolation, body)
+        try await scope(
+            function,
+            file: file,
+            line: line | Recorder.unnamedLineBit,
+            function: function,
+            isolation: isolation,
+            body
+        )
     }
 
     /// Runs async `body` inside a scope whose name is known only at run time. See

@@ -74,7 +74,9 @@ final class LabelSets: @unchecked Sendable {
             if count < LabelSets.capacity {
                 let index = UInt32(count)
                 let id = table.insert(key) {
-                    entries[Int(index)] = UnsafeRawPointer(Unmanaged.passRetained(Entry(labels: labels, probe: probe)).toOpaque())
+                    entries[Int(index)] = UnsafeRawPointer(
+                        Unmanaged.passRetained(Entry(labels: labels, probe: probe)).toOpaque()
+                    )
                     published = true
                     return index
                 }

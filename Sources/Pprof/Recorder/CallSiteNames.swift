@@ -82,7 +82,11 @@ enum CallSiteNames {
         while i >= 0 {
             if text[i..<(i + needle.count)].elementsEqual(needle) {
                 let after = i + needle.count
-                if after == text.count || [UInt8(ascii: "("), UInt8(ascii: "<"), UInt8(ascii: "."), UInt8(ascii: " ")].contains(text[after]) {
+                if after == text.count
+                    || [UInt8(ascii: "("), UInt8(ascii: "<"), UInt8(ascii: "."), UInt8(ascii: " ")].contains(
+                        text[after]
+                    )
+                {
                     match = i
                     break
                 }
@@ -100,8 +104,9 @@ enum CallSiteNames {
             } else if c == UInt8(ascii: "<") {
                 if depth == 0 { break }
                 depth -= 1
-            } else if depth == 0 && !(c == UInt8(ascii: ".") || c == UInt8(ascii: "_") || c >= 0x80
-                || (c >= 0x30 && c <= 0x39) || (c | 0x20 >= 0x61 && c | 0x20 <= 0x7A))
+            } else if depth == 0
+                && !(c == UInt8(ascii: ".") || c == UInt8(ascii: "_") || c >= 0x80
+                    || (c >= 0x30 && c <= 0x39) || (c | 0x20 >= 0x61 && c | 0x20 <= 0x7A))
             {
                 break
             }
@@ -110,10 +115,19 @@ enum CallSiteNames {
         var context: [UInt8] = []
         depth = 0
         for c in text[start..<dot] {
-            if c == UInt8(ascii: "<") { depth += 1 } else if c == UInt8(ascii: ">") { depth -= 1 } else if depth == 0 { context.append(c) }
+            if c == UInt8(ascii: "<") {
+                depth += 1
+            } else if c == UInt8(ascii: ">") {
+                depth -= 1
+            } else if depth == 0 {
+                context.append(c)
+            }
         }
         // Drop the module: the first component.
-        var components = String(decoding: context, as: UTF8.self).split(separator: ".", omittingEmptySubsequences: false)
+        var components = String(decoding: context, as: UTF8.self).split(
+            separator: ".",
+            omittingEmptySubsequences: false
+        )
         if !components.isEmpty { components.removeFirst() }
         var name = components.map { $0 + "." }.joined() + function
         // Closures around the call site, innermost first, as the demangler lists them.

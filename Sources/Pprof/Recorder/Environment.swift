@@ -34,7 +34,10 @@ struct Environment {
 
     static func read() -> Environment {
         var variables: [String: String] = [:]
-        for name in ["PPROF_OUTPUT", "PPROF_MODE", "PPROF_RING_EVENTS", "PPROF_CLOCK", "PPROF_THREAD_LABELS", "PPROF_TRACE_OUTPUT", "PPROF_TRACE_EVENTS", "PPROF_TRACK_THREADS", "PPROF_MAX_NODES"] {
+        for name in [
+            "PPROF_OUTPUT", "PPROF_MODE", "PPROF_RING_EVENTS", "PPROF_CLOCK", "PPROF_THREAD_LABELS",
+            "PPROF_TRACE_OUTPUT", "PPROF_TRACE_EVENTS", "PPROF_TRACK_THREADS", "PPROF_MAX_NODES",
+        ] {
             if let value = getenv(name) { variables[name] = String(cString: value) }
         }
         var environment = Environment(variables: variables)
@@ -68,7 +71,9 @@ struct Environment {
             if let n = Int(text), n >= 64, n <= 1 << 30 {
                 environment.nodeLimit = n
             } else {
-                warn("PPROF_MAX_NODES=\(text) is not a number from 64 to 1073741824; keeping \(CallTree.defaultNodeLimit)")
+                warn(
+                    "PPROF_MAX_NODES=\(text) is not a number from 64 to 1073741824; keeping \(CallTree.defaultNodeLimit)"
+                )
             }
         }
         if let track = variables["PPROF_TRACK_THREADS"] {

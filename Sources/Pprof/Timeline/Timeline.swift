@@ -24,8 +24,20 @@ package struct Timeline: Sendable {
     /// Whether events were left out because the limit was reached.
     package let wasCut: Bool
 
-    init(capture: TimelineCapture, endTicks: UInt64, nanosPerTick: Double, functions: [Profile.Function], paths: CallPaths) {
-        var builder = Builder(capture: capture, endTicks: endTicks, nanosPerTick: nanosPerTick, functions: functions, paths: paths)
+    init(
+        capture: TimelineCapture,
+        endTicks: UInt64,
+        nanosPerTick: Double,
+        functions: [Profile.Function],
+        paths: CallPaths
+    ) {
+        var builder = Builder(
+            capture: capture,
+            endTicks: endTicks,
+            nanosPerTick: nanosPerTick,
+            functions: functions,
+            paths: paths
+        )
         json = builder.build()
         eventCount = builder.written
         wasCut = capture.notKept != 0
@@ -50,7 +62,13 @@ extension Timeline {
         var written = 0
         var asyncID = 0
 
-        init(capture: TimelineCapture, endTicks: UInt64, nanosPerTick: Double, functions: [Profile.Function], paths: CallPaths) {
+        init(
+            capture: TimelineCapture,
+            endTicks: UInt64,
+            nanosPerTick: Double,
+            functions: [Profile.Function],
+            paths: CallPaths
+        ) {
             self.functions = functions
             self.paths = paths
             self.capture = capture
@@ -121,7 +139,12 @@ extension Timeline {
                     } else if stack.isEmpty {
                         // Entered before the window opened.
                         separator(&out)
-                        let open = Open(probe: event.probe, depth: event.depth, start: capture.startTicks, openAtStart: true)
+                        let open = Open(
+                            probe: event.probe,
+                            depth: event.depth,
+                            start: capture.startTicks,
+                            openAtStart: true
+                        )
                         slice(open, thread: entry.thread, end: ts, note: nil)
                     }
                 } else {
@@ -138,11 +161,15 @@ extension Timeline {
             }
             if capture.notKept != 0 {
                 separator(&out)
-                out.raw("{\"ph\":\"i\",\"s\":\"g\",\"name\":\"timeline cut: \(capture.notKept) events not kept\",\"pid\":\(pid),\"tid\":0,\"ts\":")
+                out.raw(
+                    "{\"ph\":\"i\",\"s\":\"g\",\"name\":\"timeline cut: \(capture.notKept) events not kept\",\"pid\":\(pid),\"tid\":0,\"ts\":"
+                )
                 out.raw(microseconds(end))
                 out.raw("}")
             }
-            out.raw("],\"otherData\":{\"producer\":\"swift-pprof\",\"eventLimit\":\"\(capture.limit)\",\"cut\":\"\(capture.notKept != 0)\",\"eventsNotKept\":\"\(capture.notKept)\"}}")
+            out.raw(
+                "],\"otherData\":{\"producer\":\"swift-pprof\",\"eventLimit\":\"\(capture.limit)\",\"cut\":\"\(capture.notKept != 0)\",\"eventsNotKept\":\"\(capture.notKept)\"}}"
+            )
             return out.bytes
         }
 

@@ -48,7 +48,9 @@ struct HummingbirdService: AsyncParsableCommand {
                 }
                 let httpPort = channel.localAddress?.port ?? -1
                 logger.info("listening: http=\(pprofHost):\(httpPort) pprof=\(pprofHost):\(pprofPort ?? -1)")
-                logger.info("try: go tool pprof -top -sample_index=calls 'http://\(pprofHost):\(pprofPort ?? -1)/debug/pprof/profile?seconds=5'")
+                logger.info(
+                    "try: go tool pprof -top -sample_index=calls 'http://\(pprofHost):\(pprofPort ?? -1)/debug/pprof/profile?seconds=5'"
+                )
             },
             logger: logger
         )
