@@ -125,8 +125,15 @@ final class Aggregator: @unchecked Sendable {
 
     // MARK: Threads
 
-    func adopt(_ state: ThreadState, threadLabel: UInt32? = nil, name: String = "") {
-        let folder = ThreadFolder(threadID: state.threadID, state: state, threadLabel: threadLabel, name: name)
+    /// Registers `state`'s ring: the next drain folds it. `kernelID` is the thread's kernel id.
+    func adopt(_ state: ThreadState, threadLabel: UInt32? = nil, name: String = "", kernelID: Int64 = 0) {
+        let folder = ThreadFolder(
+            threadID: state.threadID,
+            state: state,
+            threadLabel: threadLabel,
+            name: name,
+            kernelID: kernelID
+        )
         pendingLock.withLock { pending.append(folder) }
     }
 
@@ -458,6 +465,8 @@ final class Aggregator: @unchecked Sendable {
     /// One thread as the threads endpoint shows it.
     struct ThreadSnapshot {
         var id: UInt32
+        /// The kernel's thread id.
+        var kernelID: Int64
         var name: String
         /// Open scopes, outermost first: probe and nanoseconds open.
         var frames: [(probe: UInt32, openNanoseconds: UInt64)]
@@ -473,6 +482,7 @@ final class Aggregator: @unchecked Sendable {
             return folders.map { folder in
                 ThreadSnapshot(
                     id: folder.threadID,
+                    kernelID: folder.kernelID,
                     name: folder.name,
                     frames: folder.stack.map { frame in
                         let open = frame.start != 0 && now > frame.start ? Double(now &- frame.start) * nanosPerTick : 0

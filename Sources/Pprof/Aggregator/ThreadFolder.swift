@@ -70,8 +70,12 @@ final class ThreadFolder {
     let threadLabel: UInt32?
     /// The thread's name when it registered, for timelines.
     let name: String
+    /// The kernel's id of the thread (what `top -H`, gdb and `/proc/PID/task` show); 0 for a
+    /// folder fed directly.
+    let kernelID: Int64
 
-    init(threadID: UInt32, state: ThreadState? = nil, threadLabel: UInt32? = nil, name: String = "") {
+    init(threadID: UInt32, state: ThreadState? = nil, threadLabel: UInt32? = nil, name: String = "", kernelID: Int64 = 0) {
+        self.kernelID = kernelID
         self.threadID = threadID
         self.state = state
         self.threadLabel = threadLabel
@@ -239,7 +243,7 @@ final class ThreadFolder {
         let (tail, head) = ring.published()
         guard head != tail else { return 0 }
         for timeline in capture {
-            timeline.append(thread: threadID, name: name, EventReader(ring, from: tail, to: head))
+            timeline.append(thread: threadID, name: name, kernelID: kernelID, EventReader(ring, from: tail, to: head))
         }
         fold(ring: ring.events, mask: ring.mask, from: tail, to: head, into: tree)
         ring.consume(to: head)

@@ -117,7 +117,8 @@ final class Recorder: @unchecked Sendable {
         aggregator.adopt(
             state,
             threadLabel: environment.threadLabels ? labels.probe(for: ["thread": name]) : nil,
-            name: name
+            name: name,
+            kernelID: CPprof_threadKernelID()
         )
         return state
     }

@@ -29,6 +29,8 @@ package enum Threads {
     /// One thread: its serial number (as in timelines), its name, its open scopes outermost first.
     package struct Thread: Sendable {
         package var id: UInt32
+        /// The kernel's thread id, as `top -H`, gdb and `/proc/PID/task` show it.
+        package var kernelID: Int64 = 0
         package var name: String
         package var frames: [Frame]
     }
@@ -79,6 +81,7 @@ package enum Threads {
         return Recorder.shared.aggregator.threadSnapshots().sorted { $0.id < $1.id }.map { thread in
             Thread(
                 id: thread.id,
+                kernelID: thread.kernelID,
                 name: thread.name,
                 frames: thread.frames.map { frame in
                     let function = Int(frame.probe) < functions.count ? functions[Int(frame.probe)] : nil

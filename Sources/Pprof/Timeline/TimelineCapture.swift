@@ -24,6 +24,8 @@ final class TimelineCapture: @unchecked Sendable {
     /// The first timestamp not kept, where the timeline was cut.
     private(set) var cutTicks: UInt64?
     private(set) var threadNames: [UInt32: String] = [:]
+    /// Each thread's kernel id, by its serial number.
+    private(set) var kernelIDs: [UInt32: Int64] = [:]
 
     init(limit: Int, startTicks: UInt64) {
         self.limit = max(limit, 0)
@@ -31,8 +33,11 @@ final class TimelineCapture: @unchecked Sendable {
     }
 
     /// Copies what `reader` holds, a drained run of `thread`'s ring, up to the limit.
-    func append(thread: UInt32, name: String, _ reader: EventReader) {
-        if threadNames[thread] == nil { threadNames[thread] = name }
+    func append(thread: UInt32, name: String, kernelID: Int64 = 0, _ reader: EventReader) {
+        if threadNames[thread] == nil {
+            threadNames[thread] = name
+            kernelIDs[thread] = kernelID
+        }
         var reader = reader
         while let event = reader.next() {
             // A record is two events: keep both or neither.
