@@ -74,7 +74,13 @@ final class ThreadFolder {
     /// folder fed directly.
     let kernelID: Int64
 
-    init(threadID: UInt32, state: ThreadState? = nil, threadLabel: UInt32? = nil, name: String = "", kernelID: Int64 = 0) {
+    init(
+        threadID: UInt32,
+        state: ThreadState? = nil,
+        threadLabel: UInt32? = nil,
+        name: String = "",
+        kernelID: Int64 = 0
+    ) {
         self.kernelID = kernelID
         self.threadID = threadID
         self.state = state
