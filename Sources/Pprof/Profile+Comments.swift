@@ -25,38 +25,56 @@ extension Profile.Mode {
 
 extension Profile {
     /// The pprof comments: how the profile was recorded and what was lost, so that a reader
-    /// of `go tool pprof -comments` can judge the numbers (one string per line).
+    /// of `go tool pprof -comments` (and the header of every text report) can judge the numbers
+    /// (one string per line). A clean profile has two lines: the figures for a person, then the
+    /// same figures for programs (`statisticsLine`, which `pprof-report` reads back, never the
+    /// English). Anything lost or misused adds one line each, only when it is not zero:
     ///
     /// ```
-    /// mode: fprof (full call paths; calls and own wall time per path)
-    /// swift-pprof: mode=fprof events=2048 dropped=0 stale=0 … clock=tsc hookpair_ns=26.06 …
-    /// events: 2048 recorded, 0 dropped (a thread's ring buffer was full)
-    /// stale exits: 0 (a token exited twice, or after an enclosing scope had closed it; ignored)
-    /// …
-    /// hook pair cost: 26.1 ns (measured at start-up)
+    /// fprof profile: 2048 events, 2 threads, clock tsc, hook pair 26.1 ns (full call paths; …)
+    /// swift-pprof: mode=fprof events=2048 dropped=3 stale=2 … clock=tsc hookpair_ns=26.06 …
+    /// events dropped: 3 (a thread's ring buffer was full)
+    /// stale exits: 2 (a token exited twice, or after an enclosing scope had closed it; ignored)
     /// ```
-    ///
-    /// The second line holds the same figures for programs (`statisticsLine`): `pprof-report`
-    /// reads that one back, never the English.
     package var commentLines: [String] {
-        var lines = [
-            "mode: \(mode.rawValue) (\(mode.summary))",
-            statisticsLine,
-            "events: \(statistics.eventsRecorded) recorded, \(statistics.eventsDropped) dropped"
-                + " (a thread's ring buffer was full)",
-        ]
-        for counter in statistics.misuse {
+        [figuresLine, statisticsLine] + lossLines
+    }
+
+    /// The one human line of figures: mode, events, threads, clock, hook cost, call tree size.
+    package var figuresLine: String {
+        let threads = statistics.threads
+        var figures = ["\(statistics.eventsRecorded) events", "\(threads) thread\(threads == 1 ? "" : "s")"]
+        if statistics.clockSource != "none" { figures.append("clock \(statistics.clockSource)") }
+        if statistics.hookPairNanoseconds > 0 {
+            figures.append("hook pair \(FixedPoint.format(statistics.hookPairNanoseconds, decimals: 1)) ns")
+        } else {
+            figures.append("hook pair not measured")
+        }
+        if statistics.callTreeNodeLimit > 0 {
+            figures.append("call tree \(statistics.callTreeNodes) of \(statistics.callTreeNodeLimit) nodes")
+        }
+        return "\(mode.rawValue) profile: " + figures.joined(separator: ", ") + " (\(mode.summary))"
+    }
+
+    /// One line per loss or misuse that is not zero, with a few words on what it means.
+    package var lossLines: [String] {
+        var lines: [String] = []
+        if statistics.eventsDropped > 0 {
+            lines.append("events dropped: \(statistics.eventsDropped) (a thread's ring buffer was full)")
+        }
+        for counter in statistics.misuse where counter.count > 0 {
             lines.append("\(counter.label): \(counter.count) (\(counter.meaning))")
         }
-        lines.append(
-            "entered before recording: \(statistics.enteredBeforeRecording)"
-                + " (exits of scopes already open when recording began)"
-        )
-        lines.append("threads: \(statistics.threads)")
-        if statistics.callTreeNodeLimit > 0 {
+        if statistics.enteredBeforeRecording > 0 {
             lines.append(
-                "call tree: \(statistics.callTreeNodes) nodes, limit \(statistics.callTreeNodeLimit)"
-                    + (statistics.callTreeFull ? " (full: new call paths are counted under (call tree full))" : "")
+                "entered before recording: \(statistics.enteredBeforeRecording)"
+                    + " (exits of scopes already open when recording began)"
+            )
+        }
+        if statistics.callTreeFull {
+            lines.append(
+                "call tree full: \(statistics.callTreeNodes) nodes, limit \(statistics.callTreeNodeLimit)"
+                    + " (new call paths are counted under (call tree full))"
             )
         }
         if statistics.asyncPathsRefused > 0 {
@@ -64,13 +82,6 @@ extension Profile {
                 "async paths refused: \(statistics.asyncPathsRefused)"
                     + " (the path table was full; those frames were counted in their parent's)"
             )
-        }
-        lines.append("clock source: \(statistics.clockSource)")
-        if statistics.hookPairNanoseconds > 0 {
-            let cost = FixedPoint.format(statistics.hookPairNanoseconds, decimals: 1)
-            lines.append("hook pair cost: \(cost) ns (measured at start-up)")
-        } else {
-            lines.append("hook pair cost: not measured")
         }
         return lines
     }

@@ -35,4 +35,11 @@ package struct SampleColumn: Sendable, Equatable {
         let text = FixedPoint.milliseconds(value.magnitude) + "ms"
         return value < 0 ? "-" + text : text
     }
+
+    /// A rate for a normalized table: nanoseconds per second as milliseconds per second
+    /// ("12.345ms/s"), anything else per second with one decimal ("120.5/s").
+    package func formatRate(_ perSecond: Double) -> String {
+        guard unit == "nanoseconds" else { return FixedPoint.format(perSecond, decimals: 1) + "/s" }
+        return FixedPoint.format(perSecond / 1e6, decimals: 3) + "ms/s"
+    }
 }

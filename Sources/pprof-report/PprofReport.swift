@@ -48,9 +48,13 @@ extension PprofReport {
             abstract: "The fprof-style report: each function with its callers above and callees below.",
             discussion: """
                 CNT is calls, ACC the time in the function and what it called (recursion counted \
-                once), OWN the time in the function itself, both in milliseconds; blocks are \
-                sorted by ACC (by CNT for a cprof profile, which has no times). The same report \
-                as Profile.report() and the endpoint's debug=1.
+                once), OWN the time in the function itself, both in milliseconds, each also as a \
+                share of the total own time; ACC/CALL is ACC per call in microseconds. Blocks are \
+                sorted by ACC (by CNT for a cprof profile, which has no times). An eprof profile, \
+                which has no call paths, is one flat table: CNT, OWN, OWN % and OWN/CALL per \
+                function. The same report as Profile.report() and the endpoint's debug=1. A threads \
+                profile (/debug/pprof/threads) prints its stacks, each with how many threads are \
+                in it, which, and their labels, then the functions by threads inside them.
                 """
         )
 
@@ -58,7 +62,7 @@ extension PprofReport {
         var profile: String
 
         func run() throws {
-            try reporting { Profile(decoded: try ProfileSource.load(profile)).report() }
+            try reporting { try ProfileReport.render(try ProfileSource.load(profile)) }
         }
     }
 
@@ -114,10 +118,18 @@ extension PprofReport {
     struct Diff: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Compares two profiles per function: flat and cum in each and the change (NEW minus BASE).",
-            discussion: "Functions are sorted by the size of their flat change, then of their cum change."
+            discussion: """
+                Functions are sorted by the size of their flat change, then of their cum change. \
+                The header gives each profile's duration. With --normalize every value is per \
+                second of its own profile's duration (calls/s, ms of wall per s), so that windows \
+                of different lengths compare as rates.
+                """
         )
 
         @OptionGroup var sample: SampleIndexOption
+
+        @Flag(help: "Divide each profile's values by its duration: rates per second, comparable across windows.")
+        var normalize = false
 
         @Argument(help: "The profile to compare against: a path or an http:// URL.")
         var base: String
@@ -130,7 +142,8 @@ extension PprofReport {
                 try DiffTable.render(
                     base: try ProfileSource.load(base),
                     new: try ProfileSource.load(new),
-                    sampleType: sample.sampleIndex
+                    sampleType: sample.sampleIndex,
+                    normalize: normalize
                 )
             }
         }

@@ -71,6 +71,12 @@ struct ThreadsEndpointTests {
         let blocked = profile.stacks.filter { $0.frames == ["blk.outer", "blk.wait"] }
         #expect(blocked.count == 3)
         #expect(Set(blocked.compactMap { $0.labels["thread_id"] }).count == 3)
+        // Kernel thread ids (issue 13): each is one of this process's tasks, as /proc lists them.
+        let tasks = Set(try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task"))
+        #expect(blocked.allSatisfy { tasks.contains($0.labels["thread_id"] ?? "") }, "\(blocked) \(tasks)")
+        for id in blocked.compactMap({ $0.labels["thread_id"] }) {
+            #expect(full.text.contains("\nthread \(id) \""), "\(full.text)")
+        }
         #expect(blocked.allSatisfy { $0.labels["thread"] != nil })
         #expect(blocked.allSatisfy { $0.values == [1] })
 

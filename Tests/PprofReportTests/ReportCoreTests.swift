@@ -23,7 +23,11 @@ import Testing
         }
         let report = Profile(decoded: try Self.decoded(ReportFixtures.nested())).report()
         let parse = report.split(separator: "\n").first { $0.hasPrefix("* parse ") }
-        #expect(parse?.split(separator: " ") == ["*", "parse", "4", "4.000", "4.000"], "\(report)")
+        // CNT, ACC, ACC %, OWN, OWN %, ACC/CALL (percentages and time per call: issue 13).
+        #expect(
+            parse?.split(separator: " ") == ["*", "parse", "4", "4.000", "34.48%", "4.000", "34.48%", "1000.000"],
+            "\(report)"
+        )
         #expect(report.contains("events dropped: 3"))
         #expect(report.contains("misuse: stale exits: 2, wrong-thread exits: 1"))
     }
@@ -64,8 +68,8 @@ import Testing
         let diff = try DiffTable.render(base: base, new: new, sampleType: "calls")
         #expect(diff.hasPrefix("sample type: calls (count), total 10 -> 13 (+3)\n"))
         let lines = diff.split(separator: "\n")
-        // Sorted by the flat change: parse first.
-        #expect(lines[2].hasSuffix("parse"))
+        // Sorted by the flat change: parse first (after the durations line and the header).
+        #expect(lines[3].hasSuffix("parse"))
         #expect(Self.row(diff, "parse") == ["4", "4", "7", "7", "+3", "+3", "parse"])
         #expect(Self.row(diff, "work") == ["2", "5", "2", "8", "0", "+3", "work"])
         #expect(Self.row(diff, "a") == ["3", "3", "3", "3", "0", "0", "a"])

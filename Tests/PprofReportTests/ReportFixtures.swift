@@ -28,12 +28,17 @@ enum ReportFixtures {
         return statistics
     }
 
-    /// `nested`, or with `parseUnderWork` calls (and as many ms) of parse under work.
-    static func nested(mode: Profile.Mode = .fprof, parseUnderWork: UInt64 = 3) -> Profile {
+    /// `nested`, or with `parseUnderWork` calls (and as many ms) of parse under work, over a
+    /// window of `duration` nanoseconds.
+    static func nested(
+        mode: Profile.Mode = .fprof,
+        parseUnderWork: UInt64 = 3,
+        duration: UInt64 = 12_000_000
+    ) -> Profile {
         Profile(
             mode: mode,
             startWallNanoseconds: 1_700_000_000_000_000_000,
-            durationNanoseconds: 12_000_000,
+            durationNanoseconds: duration,
             functions: [
                 function("main", line: 10), function("work", line: 20), function("idle", line: 30),
                 function("parse", line: 40), function("a", line: 50),
@@ -50,5 +55,22 @@ enum ReportFixtures {
             ],
             statistics: statistics
         )
+    }
+}
+
+extension ReportFixtures {
+    /// Three threads in `Threads.pprof`'s profile: two in serve → handle under the same labels,
+    /// one in serve alone. Kernel ids 4211 to 4213.
+    static var threadsProfile: [UInt8] {
+        func frame(_ name: String, _ line: Int) -> Threads.Frame {
+            Threads.Frame(name: name, file: "App/Server.swift", line: line, openNanoseconds: 1_000_000)
+        }
+        let handling = [frame("serve", 10), frame("handle", 20)]
+        return Threads.pprof(threads: [
+            Threads.Thread(id: 1, kernelID: 4211, name: "worker", frames: handling, labels: ["route": "/users/:id"]),
+            Threads.Thread(id: 2, kernelID: 4212, name: "worker", frames: handling, labels: ["route": "/users/:id"]),
+            Threads.Thread(id: 3, kernelID: 4213, name: "acceptor", frames: [frame("serve", 10)]),
+            Threads.Thread(id: 4, kernelID: 4214, name: "idle", frames: []),
+        ])
     }
 }

@@ -31,6 +31,25 @@ import Testing
         #expect(report.status == 0)
         #expect(report.stdout == ReportFixtures.nested().report())
 
+        let threadsPath = path.path + ".threads.pb.gz"
+        try Data(ReportFixtures.threadsProfile).write(to: URL(fileURLWithPath: threadsPath))
+        defer { try? FileManager.default.removeItem(atPath: threadsPath) }
+        let threads = try Self.run(["report", threadsPath])
+        #expect(threads.status == 0, "\(threads.stderr)")
+        #expect(threads.stdout.hasPrefix("threads profile: 3 threads inside a scope, 2 stacks\n"), "\(threads.stdout)")
+        #expect(!threads.stdout.contains("total calls"))
+
+        let longerPath = path.path + ".longer.pb.gz"
+        try Data(ReportFixtures.nested(duration: 24_000_000).pprof()).write(to: URL(fileURLWithPath: longerPath))
+        defer { try? FileManager.default.removeItem(atPath: longerPath) }
+        let diff = try Self.run(["diff", "--normalize", "--sample-index", "calls", path.path, longerPath])
+        #expect(diff.status == 0, "\(diff.stderr)")
+        #expect(diff.stdout.contains("duration: base 0.012 s, new 0.024 s; values per second"), "\(diff.stdout)")
+        let parseRates = diff.stdout.split(separator: "\n").first { $0.hasSuffix(" parse") }
+        #expect(
+            parseRates?.split(separator: " ").prefix(5) == ["333.3/s", "333.3/s", "166.7/s", "166.7/s", "-166.7/s"]
+        )
+
         let missing = path.path + ".missing"
         let failed = try Self.run(["folded", missing])
         #expect(failed.status == 1)

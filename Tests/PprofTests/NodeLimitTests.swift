@@ -107,7 +107,7 @@ struct NodeLimitTests {
         let total = profile.samples.reduce(Int64(0)) { $0 + $1.values[0] }
         #expect(total == 1 + 2000)
         #expect(
-            profile.comments.contains { $0.hasPrefix("call tree: 66 nodes, limit 64 (full") },
+            profile.comments.contains { $0.hasPrefix("call tree full: 66 nodes, limit 64 (") },
             "\(profile.comments)"
         )
     }
@@ -125,6 +125,7 @@ struct NodeLimitTests {
         #expect(run.stderr.contains("PPROF_MAX_NODES=12 is not a number from 64"))
         let profile = try ExitDumpTests.decode(output)
         #expect(profile.value(path: ["fixture.many", "fixture.path.99", "fixture.leaf"], type: "calls") == 1)
-        #expect(profile.comments.contains("call tree: 202 nodes, limit \(CallTree.defaultNodeLimit)"))
+        #expect(profile.comments.first?.contains("call tree 202 of \(CallTree.defaultNodeLimit) nodes") == true)
+        #expect(!profile.comments.contains { $0.hasPrefix("call tree full") }, "\(profile.comments)")
     }
 }

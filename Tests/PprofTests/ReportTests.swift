@@ -14,26 +14,27 @@ import Testing
             misuse: stale exits: 2, wrong-thread exits: 1
 
             CNT: calls. ACC: time in the function and what it called, recursion counted once.
-            OWN: time in the function itself. Callers above each * line, callees below.
+            OWN: time in the function itself. %: of the total own time. ACC/CALL: ACC per call.
+            Callers above each * line, callees below.
 
-                        CNT   ACC (ms)   OWN (ms)
-              (root)      1     11.000      2.000
-            * main        1     11.000      2.000
-                work      2      8.000      5.000
-                parse     1      1.000      1.000
+                        CNT   ACC (ms)    ACC %   OWN (ms)    OWN %   ACC/CALL (µs)
+              (root)      1     11.000   94.83%      2.000   17.24%       11000.000
+            * main        1     11.000   94.83%      2.000   17.24%       11000.000
+                work      2      8.000   68.97%      5.000   43.10%        4000.000
+                parse     1      1.000    8.62%      1.000    8.62%        1000.000
 
-              main        2      8.000      5.000
-            * work        2      8.000      5.000
-                parse     3      3.000      3.000
+              main        2      8.000   68.97%      5.000   43.10%        4000.000
+            * work        2      8.000   68.97%      5.000   43.10%        4000.000
+                parse     3      3.000   25.86%      3.000   25.86%        1000.000
 
-              work        3      3.000      3.000
-              main        1      1.000      1.000
-            * parse       4      4.000      4.000
+              work        3      3.000   25.86%      3.000   25.86%        1000.000
+              main        1      1.000    8.62%      1.000    8.62%        1000.000
+            * parse       4      4.000   34.48%      4.000   34.48%        1000.000
 
-              (root)      1      0.600      0.100
-              a           2      0.500      0.500
-            * a           3      0.600      0.600
-                a         2      0.500      0.500
+              (root)      1      0.600    5.17%      0.100    0.86%         600.000
+              a           2      0.500    4.31%      0.500    4.31%         250.000
+            * a           3      0.600    5.17%      0.600    5.17%         200.000
+                a         2      0.500    4.31%      0.500    4.31%         250.000
 
             """
         #expect(EncodingFixtures.nested.report() == expected)
@@ -49,17 +50,18 @@ import Testing
             total own time: 15.000 ms
 
             CNT: calls. ACC: time in the function and what it called, recursion counted once.
-            OWN: time in the function itself. Callers above each * line, callees below.
+            OWN: time in the function itself. %: of the total own time. ACC/CALL: ACC per call.
+            Callers above each * line, callees below.
 
-                       CNT   ACC (ms)   OWN (ms)
-              (root)     1     15.000      1.000
-              b          1     12.000      4.000
-            * a          2     15.000      5.000
-                b        2     14.000     10.000
+                       CNT   ACC (ms)     ACC %   OWN (ms)    OWN %   ACC/CALL (µs)
+              (root)     1     15.000   100.00%      1.000    6.67%       15000.000
+              b          1     12.000    80.00%      4.000   26.67%       12000.000
+            * a          2     15.000   100.00%      5.000   33.33%        7500.000
+                b        2     14.000    93.33%     10.000   66.67%        7000.000
 
-              a          2     14.000     10.000
-            * b          2     14.000     10.000
-                a        1     12.000      4.000
+              a          2     14.000    93.33%     10.000   66.67%        7000.000
+            * b          2     14.000    93.33%     10.000   66.67%        7000.000
+                a        1     12.000    80.00%      4.000   26.67%       12000.000
 
             """
         #expect(EncodingFixtures.mutual.report() == expected)
@@ -71,17 +73,17 @@ import Testing
             duration: 5.000 ms
             total calls: 7
 
-            CNT: calls. Callers above each * line, callees below.
+            CNT: calls. CNT %: of the total calls. Callers above each * line, callees below.
 
-                       CNT
-              main       5
-              work       1
-            * work       6
-                work     1
+                       CNT    CNT %
+              main       5   71.43%
+              work       1   14.29%
+            * work       6   85.71%
+                work     1   14.29%
 
-              (root)     1
-            * main       1
-                work     5
+              (root)     1   14.29%
+            * main       1   14.29%
+                work     5   71.43%
 
             """
         #expect(EncodingFixtures.cprof.report() == expected)
@@ -91,15 +93,14 @@ import Testing
         let report = EncodingFixtures.eprof.report()
         #expect(report.hasPrefix("mode: eprof (flat per function; calls and own wall time)\n"))
         #expect(report.contains("total own time: 0.035 ms\n"))
+        // A flat table (issue 13): no (root) callers, no ACC; by OWN, with its share and per call.
+        #expect(!report.contains("(root)") && !report.contains("ACC"))
         #expect(
             report.hasSuffix(
                 """
-                           CNT   ACC (ms)   OWN (ms)
-                  (root)     3      0.025      0.025
-                * y          3      0.025      0.025
-
-                  (root)     1      0.010      0.010
-                * x          1      0.010      0.010
+                CNT   OWN (ms)    OWN %   OWN/CALL (µs)
+                  3      0.025   71.43%           8.333   y
+                  1      0.010   28.57%          10.000   x
 
                 """
             )
@@ -122,8 +123,12 @@ import Testing
             statistics: Profile.Statistics()
         )
         let lines = profile.report().split(separator: "\n", omittingEmptySubsequences: false)
-        #expect(lines.contains("* load (App/A.swift:3)       1      0.003      0.002"))
-        #expect(lines.contains("    load (App/B.swift:9)     4      0.001      0.001"))
+        #expect(
+            lines.contains("* load (App/A.swift:3)       1      0.003   100.00%      0.002   66.67%           3.000")
+        )
+        #expect(
+            lines.contains("    load (App/B.swift:9)     4      0.001    33.33%      0.001   33.33%           0.250")
+        )
     }
 }
 

@@ -100,7 +100,7 @@ import Testing
             }
             if flag == "-top" {
                 #expect(text.contains("Type: wall"), "\(text)")
-                #expect(text.contains("hook pair cost: 26.1 ns (measured at start-up)"), "\(text)")
+                #expect(text.contains("28 events, 2 threads, clock tsc, hook pair 26.1 ns"), "\(text)")
                 // pprof's own flat and cum from our own-time samples: main 2 ms and 11 ms, a's
                 // recursion counted once (0.6 ms).
                 #expect(text.contains(" 2000us 17.24% 94.83%    11000us 94.83%  main\n"), "\(text)")
