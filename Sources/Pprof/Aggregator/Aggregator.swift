@@ -132,7 +132,8 @@ final class Aggregator: @unchecked Sendable {
                 var fullest = 0.0
                 for folder in folders {
                     guard let state = folder.state else { continue }
-                    let used = state.head.pointee.load(ordering: .relaxed) &- state.tail.pointee.load(ordering: .relaxed)
+                    let head = state.head.pointee.load(ordering: .relaxed)
+                    let used = head &- state.tail.pointee.load(ordering: .relaxed)
                     fullest = max(fullest, Double(used) / Double(state.capacity))
                 }
                 drain()
@@ -140,7 +141,8 @@ final class Aggregator: @unchecked Sendable {
             }
             // Drain as often as the busiest ring needs (see DrainSchedule); opening a window
             // cuts the sleep short, and the schedule starts again from 1 ms.
-            wakeup.sleep(nanoseconds: schedule.next(fullest: fullest, now: CPprof_monotonicNanos(), recording: recording))
+            let sleep = schedule.next(fullest: fullest, now: CPprof_monotonicNanos(), recording: recording)
+            wakeup.sleep(nanoseconds: sleep)
         }
     }
 
