@@ -140,7 +140,7 @@ final class Aggregator: @unchecked Sendable {
                 return (!windows.isEmpty || tracking, fullest)
             }
             // Drain as often as the busiest ring needs (see DrainSchedule); opening a window
-            // cuts the sleep short, and the schedule starts again from 1 ms.
+            // cuts the sleep short, and when recording begins the schedule starts again from 1 ms.
             let sleep = schedule.next(fullest: fullest, now: CPprof_monotonicNanos(), recording: recording)
             wakeup.sleep(nanoseconds: sleep)
         }

@@ -11,7 +11,8 @@
 /// So the sleep follows the fullest ring: after each drain, the time the busiest thread would
 /// take at its last rate to fill `targetFill` of its ring, between `shortest` and `longest`; it
 /// at most doubles from one drain to the next, so a thread that speeds up is caught while its
-/// ring is still mostly free. A window opening starts it again from `initial`.
+/// ring is still mostly free. When recording begins (the first window opens) it starts again
+/// from `initial`.
 ///
 /// ```swift
 /// var schedule = DrainSchedule()
