@@ -13,7 +13,15 @@
 // The default ring is also what users get: a ring far larger than the caches (--ring 4194304
 // is 64 MiB) makes every event store miss and adds 5-10 ns per pair.
 //
+// The sustained row is the opposite case: one window over --sustained-events events in a row
+// (default 10M, 5M pairs), many times what the ring holds, so the aggregator folds on the other
+// core while the loop runs (or, under `taskset -c 1`, on the same core, between its slices),
+// and the pair pays for the ring's lines crossing between the two cores. Its drops are the
+// events the aggregator did not free in time.
+//
 //   swift run -c release hook-ratios [--rounds 60] [--iterations 60000] [--ring 131072]
+//   swift run -c release hook-ratios --sustained-events 10000000        # 0: no sustained row
+//   taskset -c 1 swift run -c release hook-ratios ...                   # the aggregator on the same core
 //   swift run -c release hook-ratios --only recorded --iterations N    # one loop (syscalls.sh)
 
 import CBaseline
@@ -31,6 +39,7 @@ struct Options {
     var rounds = 60
     var iterations = 60_000
     var ring = 131_072
+    var sustainedEvents = 10_000_000
     var only: Loop?
 
     static func parse(_ arguments: ArraySlice<String>) -> Options {
@@ -50,6 +59,10 @@ struct Options {
             case "--rounds": options.rounds = number(argument)
             case "--iterations", "-n": options.iterations = number(argument)
             case "--ring": options.ring = number(argument)
+            case "--sustained-events":
+                let text = value(argument)
+                guard let n = Int(text), n >= 0 else { fail("\(argument) \(text): not a count") }
+                options.sustainedEvents = n
             case "--only":
                 let name = value(argument)
                 guard let loop = Loop(rawValue: name) else {
@@ -63,6 +76,7 @@ struct Options {
                       --rounds      interleaved rounds (default 60)
                       --iterations  iterations per loop and round (default 60000; named: N/32)
                       --ring        PPROF_RING_EVENTS, unless the environment sets it (default 131072)
+                      --sustained-events  events in one window of the sustained row (default 10000000; 0: none)
                       --only        run one loop only: \(Loop.allCases.map(\.rawValue).joined(separator: ", "))
                     """
                 )
@@ -153,13 +167,14 @@ func namedLoop(_ n: Int, _ name: String) {
 let runtimeName = "bench \(CommandLine.arguments.count)"
 
 enum Loop: String, CaseIterable {
-    case empty, rdtsc, recorded, idle, idleScope, deferred, scope, unnamedScope, named
+    case empty, rdtsc, recorded, sustained, idle, idleScope, deferred, scope, unnamedScope, named
 
     var title: String {
         switch self {
         case .empty: "empty loop"
         case .rdtsc: "rdtsc pair (C shim)"
         case .recorded: "recorded pair"
+        case .sustained: "recorded, sustained"
         case .idle: "idle pair"
         case .idleScope: "idle scope"
         case .deferred: "recorded defer pair"
@@ -172,13 +187,19 @@ enum Loop: String, CaseIterable {
     var records: Bool { ![.empty, .rdtsc, .idle, .idleScope].contains(self) }
 
     /// The runtime-named path takes a lock per enter: fewer iterations keep a round short.
-    func iterations(_ n: Int) -> Int { self == .named ? max(1, n / 32) : n }
+    func iterations(_ n: Int) -> Int {
+        switch self {
+        case .named: max(1, n / 32)
+        case .sustained: max(1, sustainedPairs)
+        default: n
+        }
+    }
 
     func run(_ n: Int) {
         switch self {
         case .empty: emptyLoop(n)
         case .rdtsc: rdtscLoop(n)
-        case .recorded, .idle: pairLoop(n)
+        case .recorded, .idle, .sustained: pairLoop(n)
         case .deferred: deferLoop(n)
         case .scope, .idleScope: scopeLoop(n)
         case .unnamedScope: unnamedScopeLoop(n)
@@ -192,6 +213,9 @@ enum Loop: String, CaseIterable {
 struct Measurement {
     /// Nanoseconds per iteration.
     var nanoseconds: Double
+    /// The thread's CPU nanoseconds per iteration: without the time it was off its core (the
+    /// machine's other processes; under `taskset`, the aggregator).
+    var cpuNanoseconds: Double
     /// Events dropped during the timed loop; nil if the counter could not be read.
     var dropped: Int?
     /// The recording flag inside the window (2 = TSC clock, 3 = CLOCK_MONOTONIC), 0 outside.
@@ -202,11 +226,18 @@ func measure(_ loop: Loop, _ n: Int) -> Measurement {
     let count = loop.iterations(n)
     let window = loop.records ? Profiler.start(mode: .fprof) : nil
     let flag = CPprof_mode()
+    let cpuStart = CBaseline_threadCPUNanos()
     let start = CBaseline_monotonicNanos()
     loop.run(count)
     let end = CBaseline_monotonicNanos()
+    let cpuEnd = CBaseline_threadCPUNanos()
     let dropped = window.map { Int($0.stop().eventsDropped) }
-    return Measurement(nanoseconds: Double(end - start) / Double(count), dropped: dropped, flag: flag)
+    return Measurement(
+        nanoseconds: Double(end - start) / Double(count),
+        cpuNanoseconds: Double(cpuEnd - cpuStart) / Double(count),
+        dropped: dropped,
+        flag: flag
+    )
 }
 
 func describe(_ dropped: Int?) -> String { dropped.map(String.init) ?? "-" }
@@ -218,6 +249,8 @@ let options = Options.parse(CommandLine.arguments.dropFirst())
 // is dropped (drops skip the ring write and would change the figure). Set before the first hook.
 setenv("PPROF_RING_EVENTS", String(options.ring), 0)
 let ringEvents = getenv("PPROF_RING_EVENTS").flatMap { Int(String(cString: $0)) } ?? options.ring
+/// Pairs in one window of the sustained row (two events each).
+let sustainedPairs = options.sustainedEvents / 2
 
 if let loop = options.only {
     var best = Double.infinity
@@ -234,8 +267,9 @@ if let loop = options.only {
     exit(0)
 }
 
-let loops = Loop.allCases
+let loops = Loop.allCases.filter { $0 != .sustained || sustainedPairs > 0 }
 var samples: [Loop: [Double]] = [:]
+var cpuSamples: [Loop: [Double]] = [:]
 var dropped: [Loop: Int?] = [:]
 var flag: UInt8 = 0
 
@@ -247,6 +281,7 @@ for round in 0..<options.rounds {
     for loop in loops[offset...] + loops[..<offset] {
         let m = measure(loop, options.iterations)
         samples[loop, default: []].append(m.nanoseconds)
+        cpuSamples[loop, default: []].append(m.cpuNanoseconds)
         let sofar = dropped[loop] ?? 0
         dropped[loop] = sofar.flatMap { d in m.dropped.map { d + $0 } }
         if loop == .recorded { flag = m.flag }
@@ -255,6 +290,7 @@ for round in 0..<options.rounds {
 
 let medians = loops.reduce(into: [Loop: Double]()) { $0[$1] = median(samples[$1]!) }
 let minima = loops.reduce(into: [Loop: Double]()) { $0[$1] = samples[$1]!.min()! }
+let cpuMedians = loops.reduce(into: [Loop: Double]()) { $0[$1] = median(cpuSamples[$1]!) }
 func net(_ loop: Loop, _ table: [Loop: Double]) -> Double { table[loop]! - table[.empty]! }
 
 var system = utsname()
@@ -267,18 +303,37 @@ let clock =
     default: "flag \(flag)"
     }
 
+/// The CPUs this process may run on (`taskset` narrows them), from /proc/self/status.
+func allowedCPUs() -> String {
+    guard let file = fopen("/proc/self/status", "r") else { return "?" }
+    defer { fclose(file) }
+    var line = [CChar](repeating: 0, count: 512)
+    while fgets(&line, Int32(line.count), file) != nil {
+        let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        if text.hasPrefix("Cpus_allowed_list:") {
+            return String(text.dropFirst("Cpus_allowed_list:".count).filter { !$0.isWhitespace })
+        }
+    }
+    return "?"
+}
+
 print(
     "hook-ratios: \(options.rounds) interleaved rounds x \(options.iterations) iterations per loop "
-        + "(named: \(Loop.named.iterations(options.iterations))); ring \(ringEvents) events; "
-        + "recorder clock \(clock); \(machine), \(sysconf(Int32(_SC_NPROCESSORS_ONLN))) CPUs"
+        + "(named: \(Loop.named.iterations(options.iterations)); sustained: \(sustainedPairs) pairs in one window); "
+        + "ring \(ringEvents) events; "
+        + "recorder clock \(clock); \(machine), \(sysconf(Int32(_SC_NPROCESSORS_ONLN))) CPUs, "
+        + "running on CPUs \(allowedCPUs())"
 )
 print("")
-print("loop                  median ns/it   min ns/it   net median    net min    dropped")
+print("loop                  median ns/it   min ns/it   net median    net min   cpu median    dropped")
 for loop in loops {
     let nets =
         loop == .empty ? "           -          -" : format(net(loop, medians), 13) + format(net(loop, minima), 11)
     let drops = loop.records ? describe(dropped[loop] ?? 0) : "-"
-    print(pad(loop.title, 20) + format(medians[loop]!, 14) + format(minima[loop]!, 12) + nets + "    " + drops)
+    print(
+        pad(loop.title, 20) + format(medians[loop]!, 14) + format(minima[loop]!, 12) + nets
+            + format(cpuMedians[loop]!, 13) + "    " + drops
+    )
 }
 
 let recordedRatio = net(.recorded, medians) / net(.rdtsc, medians)
@@ -303,3 +358,23 @@ print(
         + "\(format(idleScopeRatioMin, decimals: 3)) (minima); target <= 0.08: \(verdict(idleScopeRatio, 0.08))"
 )
 print("events dropped during the recorded loop: \(describe(dropped[.recorded] ?? 0))")
+if sustainedPairs > 0 {
+    let ratio = net(.sustained, medians) / net(.rdtsc, medians)
+    let ratioMin = net(.sustained, minima) / net(.rdtsc, minima)
+    let events = options.rounds * 2 * sustainedPairs
+    let lost = dropped[.sustained].flatMap { $0 }
+    let share = lost.map { format(100 * Double($0) / Double(events), decimals: 3) + " %" } ?? "-"
+    print(
+        "sustained pair / rdtsc pair: \(format(ratio, decimals: 3)) (medians), "
+            + "\(format(ratioMin, decimals: 3)) (minima); / burst pair: "
+            + "\(format(net(.sustained, medians) / net(.recorded, medians), decimals: 3)) (medians); "
+            + "dropped \(describe(lost)) of \(events) events (\(share))"
+    )
+    // The thread's own CPU time leaves out the slices the machine's other processes took from
+    // it, which a 100 ms loop on a loaded machine always loses and a 1 ms one mostly does not.
+    print(
+        "sustained pair / rdtsc pair, thread CPU time: "
+            + "\(format(net(.sustained, cpuMedians) / net(.rdtsc, cpuMedians), decimals: 3)) (medians); / burst pair: "
+            + "\(format(net(.sustained, cpuMedians) / net(.recorded, cpuMedians), decimals: 3))"
+    )
+}

@@ -161,14 +161,25 @@ final class Aggregator: @unchecked Sendable {
     }
 
     private func run() {
+        var schedule = DrainSchedule()
         while true {
-            let recording = lock.withLock { () -> Bool in
+            let (recording, fullest) = lock.withLock { () -> (Bool, Double) in
+                // How full the fullest ring is before the drain empties it: the schedule keeps
+                // it well below full at the rate it fills.
+                var fullest = 0.0
+                for folder in folders {
+                    guard let state = folder.state else { continue }
+                    let head = state.head.pointee.load(ordering: .relaxed)
+                    let used = head &- state.tail.pointee.load(ordering: .relaxed)
+                    fullest = max(fullest, Double(used) / Double(state.capacity))
+                }
                 drain()
-                return demand.isRecording
+                return (demand.isRecording, fullest)
             }
-            // Drain often while recording, so rings stay far from full; rarely otherwise, only
-            // to free the rings of threads that ended. Opening a window cuts the sleep short.
-            wakeup.sleep(nanoseconds: recording ? 1_000_000 : 20_000_000)
+            // Drain as often as the busiest ring needs (see DrainSchedule); opening a window
+            // cuts the sleep short, and when recording begins the schedule starts again from 1 ms.
+            let sleep = schedule.next(fullest: fullest, now: CPprof_monotonicNanos(), recording: recording)
+            wakeup.sleep(nanoseconds: sleep)
         }
     }
 

@@ -34,6 +34,10 @@ void CBaseline_sink(uint64_t value);
 /// CLOCK_MONOTONIC in nanoseconds.
 uint64_t CBaseline_monotonicNanos(void);
 
+/// The calling thread's CPU time in nanoseconds (CLOCK_THREAD_CPUTIME_ID): the time it ran,
+/// without the time other threads and processes had its core.
+uint64_t CBaseline_threadCPUNanos(void);
+
 #ifdef __cplusplus
 }
 #endif
