@@ -51,15 +51,9 @@ extension Profile {
             }
             nodes = merged
         }
-        return Profile(
-            mode: mode,
-            startWallNanoseconds: startWallNanoseconds,
-            durationNanoseconds: durationNanoseconds,
-            functions: functions,
-            nodes: nodes,
-            statistics: statistics,
-            labelSets: labelSets
-        )
+        var normalized = self
+        normalized.nodes = nodes
+        return normalized
     }
 
     /// The function indices on `node`'s path, leaf first. Expects a normalized profile.
