@@ -52,6 +52,7 @@ extension Profile {
             nodes = merged
         }
         var normalized = self
+        normalized.functions = functions
         normalized.nodes = nodes
         return normalized
     }
