@@ -1,6 +1,7 @@
 #include "CPprof.h"
 
 #include <link.h>
+#include <sys/auxv.h>
 #include <pthread.h>
 #include <string.h>
 #include <unistd.h>
@@ -142,6 +143,10 @@ int CPprof_objectForAddress(uintptr_t address, CPprof_Object *object) {
     struct objectSearch search = {address, object, 0, 0, 0};
     dl_iterate_phdr(findObject, &search);
     return search.found;
+}
+
+uintptr_t CPprof_entryPoint(void) {
+    return (uintptr_t)getauxval(AT_ENTRY);
 }
 
 int CPprof_mainObject(CPprof_Object *object) {

@@ -35,6 +35,17 @@ package enum ExecutableMapping {
         )
     }()
 
+    /// The main program's entry point (`_start`, from the auxiliary vector) at its link-time
+    /// address, or 0: where a location without a call site of its own is placed (a pseudo-frame,
+    /// a span, a thread's frame), so that its address is code that pprof can disassemble. An
+    /// address before the first instruction would make Go 1.19's `-weblist` slice out of range.
+    package static let entry: UInt64 = {
+        var object = CPprof_Object()
+        let address = UInt64(CPprof_entryPoint())
+        guard address != 0, CPprof_mainObject(&object) != 0 else { return 0 }
+        return address &- UInt64(object.bias)
+    }()
+
     private static func readExecutableLink() -> String? {
         var capacity = 4096
         while capacity <= 1 << 20 {

@@ -42,7 +42,8 @@ public struct Profile: Sendable {
         package var path: String
         /// An address inside the call site's function (the return address of the registration's
         /// call, inside the code that inlined the hook), at its object's link-time address like
-        /// `mapping`'s segment; 0 where unknown (the builder then uses its mapping's start).
+        /// `mapping`'s segment; 0 where unknown (the builder then uses the program's entry point,
+        /// or another mapping's start).
         package var address: UInt64
 
         package init(

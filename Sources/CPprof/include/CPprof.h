@@ -147,6 +147,9 @@ int CPprof_objectForAddress(uintptr_t address, CPprof_Object *object);
 /// 1, or 0 where there is none.
 int CPprof_mainObject(CPprof_Object *object);
 
+/// The main program's entry point at its run-time address (the auxiliary vector's AT_ENTRY).
+uintptr_t CPprof_entryPoint(void);
+
 /// The return addresses of the calling thread's stack, innermost first (glibc `backtrace`):
 /// at most `capacity`; returns how many. Unwinds with the objects' unwind tables, so it needs no
 /// frame pointers. Slow (it may load the unwinder): for once-per-call-site paths only.

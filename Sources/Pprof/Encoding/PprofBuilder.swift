@@ -20,7 +20,8 @@
 /// id), on the mapping of the object that holds it (the main program, id 1, when unknown), and
 /// mappings say `has_functions` so that pprof does not try to symbolize. Each mapping has its
 /// object's executable segment and each location an address inside it (the call site's, else
-/// the mapping's start), which `-disasm`, `-weblist` and the web UI's Source view need.
+/// the program's entry point or the mapping's start), which `-disasm`, `-weblist` and the web
+/// UI's Source view need.
 package struct PprofBuilder {
     /// A sample type or the period type: `calls/count`, `wall/nanoseconds`, `alloc_space/bytes`.
     package struct ValueType: Sendable, Hashable {
@@ -94,7 +95,7 @@ package struct PprofBuilder {
         for valueType in sampleTypes {
             writeValueType(Tag.profileSampleType, valueType)
         }
-        mappings = [MappingEntry(ExecutableMapping.main, &strings)]
+        mappings = [MappingEntry(ExecutableMapping.main, &strings, fallback: ExecutableMapping.entry)]
     }
 
     /// The string table index of `string`, added on first use.
@@ -136,7 +137,7 @@ package struct PprofBuilder {
                 filename: strings.index(function.path.isEmpty ? function.file : function.path),
                 line: Int64(function.line),
                 mapping: mappingID,
-                address: inside ? function.address : range.start
+                address: inside ? function.address : range.fallback
             )
         )
         return UInt64(functions.count)
@@ -277,13 +278,17 @@ private struct MappingEntry {
     var start: UInt64
     var limit: UInt64
     var offset: UInt64
+    /// Where a location without an address of its own is placed: the program's entry point for
+    /// the main program, else the segment's start.
+    var fallback: UInt64
 
-    init(_ mapping: Profile.Mapping, _ strings: inout StringTable) {
+    init(_ mapping: Profile.Mapping, _ strings: inout StringTable, fallback: UInt64 = 0) {
         filename = strings.index(mapping.path)
         buildID = strings.index(mapping.buildID)
         start = mapping.start
         limit = mapping.limit
         offset = mapping.offset
+        self.fallback = fallback >= mapping.start && fallback < mapping.limit ? fallback : mapping.start
     }
 }
 
