@@ -100,3 +100,27 @@ struct SourceMappingTests {
         #expect(list.output.contains(#"let t = Trace.enter("fixture.outer")"#), "\(list.output)")
     }
 }
+
+/// A frame without a call site of its own (a pseudo-frame, a span, a thread's frame) sits at the
+/// program's entry point: code, inside the main mapping, that `-weblist` can disassemble.
+@Suite struct PseudoFrameAddressTests {
+    @Test func aFrameWithoutACallSiteSitsAtTheEntryPoint() throws {
+        let profile = Profile(
+            mode: .fprof,
+            startWallNanoseconds: 1,
+            durationNanoseconds: 10,
+            functions: [Profile.Function(name: "(events dropped)", file: "", line: 0)],
+            nodes: [.init(parent: -1, function: 0, calls: 1, ownNanoseconds: 1)],
+            statistics: Profile.Statistics()
+        )
+        let decoded = try DecodedProfile.decode(profile.pprof())
+        let main = try #require(decoded.mappings.first)
+        let location = try #require(decoded.locations.first)
+        #expect(ExecutableMapping.entry != 0)
+        #expect(location.address == ExecutableMapping.entry)
+        #expect((main.memoryStart..<main.memoryLimit).contains(location.address))
+        let bias = try #require(CallSiteNames.object(at: UInt(bitPattern: #dsohandle))).bias
+        let (symbol, _) = try #require(CallSiteNames.symbol(at: UInt(location.address) &+ bias))
+        #expect(symbol == "_start", "\(symbol)")
+    }
+}

@@ -129,7 +129,8 @@ package struct PprofBuilder {
         let mappingID = mapping(function.mapping)
         let range = mappings[Int(mappingID) - 1]
         // An address outside its mapping would send pprof to another object's code, or past it.
-        let inside = function.address >= range.start && function.address < range.limit
+        // 0 is no address, though a position-independent program's segment starts there.
+        let inside = function.address != 0 && function.address >= range.start && function.address < range.limit
         functions.append(
             FunctionEntry(
                 name: strings.index(function.name),
