@@ -1,6 +1,7 @@
 #include "CPprof.h"
 
 #include <link.h>
+#include <sys/auxv.h>
 #include <pthread.h>
 #include <string.h>
 #include <unistd.h>
@@ -84,28 +85,54 @@ struct objectSearch {
     CPprof_Object *object;
     int index;
     int found;
+    int mainOnly;
 };
+
+static void describeObject(struct dl_phdr_info *info, int isMain, CPprof_Object *object) {
+    object->isMain = isMain;
+    const char *name = info->dlpi_name ? info->dlpi_name : "";
+    size_t n = strlen(name);
+    if (n >= sizeof object->path) n = sizeof object->path - 1;
+    memcpy(object->path, name, n);
+    object->path[n] = 0;
+    object->bias = info->dlpi_addr;
+    object->buildIDLength = 0;
+    readBuildID(info, object->buildID, sizeof object->buildID, &object->buildIDLength);
+    object->textStart = 0;
+    object->textLimit = 0;
+    object->textOffset = 0;
+    // The segment at its link-time address (the load bias taken off), page-aligned as the
+    // kernel maps it: Go's `go tool pprof` does not relocate a location's address into its
+    // object (its ObjAddr is the identity), and google/pprof's base for such a mapping is 0, so
+    // both find the code at the object's own addresses.
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *phdr = &info->dlpi_phdr[i];
+        if (phdr->p_type != PT_LOAD || !(phdr->p_flags & PF_X)) continue;
+        uintptr_t start = phdr->p_vaddr;
+        object->textStart = start & ~(page - 1);
+        object->textLimit = (start + phdr->p_memsz + page - 1) & ~(page - 1);
+        object->textOffset = phdr->p_offset & ~(uint64_t)(page - 1);
+        break;
+    }
+}
 
 static int findObject(struct dl_phdr_info *info, size_t size, void *data) {
     (void)size;
     struct objectSearch *search = data;
     int index = search->index++;
+    // The first object dl_iterate_phdr reports is the main program (its name is "").
+    if (search->mainOnly) {
+        describeObject(info, 1, search->object);
+        search->found = 1;
+        return 1;
+    }
     for (int i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *phdr = &info->dlpi_phdr[i];
         if (phdr->p_type != PT_LOAD) continue;
         uintptr_t start = info->dlpi_addr + phdr->p_vaddr;
         if (search->address < start || search->address >= start + phdr->p_memsz) continue;
-        CPprof_Object *object = search->object;
-        // The first object dl_iterate_phdr reports is the main program (its name is "").
-        object->isMain = index == 0;
-        const char *name = info->dlpi_name ? info->dlpi_name : "";
-        size_t n = strlen(name);
-        if (n >= sizeof object->path) n = sizeof object->path - 1;
-        memcpy(object->path, name, n);
-        object->path[n] = 0;
-        object->bias = info->dlpi_addr;
-        object->buildIDLength = 0;
-        readBuildID(info, object->buildID, sizeof object->buildID, &object->buildIDLength);
+        describeObject(info, index == 0, search->object);
         search->found = 1;
         return 1;
     }
@@ -113,7 +140,17 @@ static int findObject(struct dl_phdr_info *info, size_t size, void *data) {
 }
 
 int CPprof_objectForAddress(uintptr_t address, CPprof_Object *object) {
-    struct objectSearch search = {address, object, 0, 0};
+    struct objectSearch search = {address, object, 0, 0, 0};
+    dl_iterate_phdr(findObject, &search);
+    return search.found;
+}
+
+uintptr_t CPprof_entryPoint(void) {
+    return (uintptr_t)getauxval(AT_ENTRY);
+}
+
+int CPprof_mainObject(CPprof_Object *object) {
+    struct objectSearch search = {0, object, 0, 0, 1};
     dl_iterate_phdr(findObject, &search);
     return search.found;
 }

@@ -1,12 +1,13 @@
 import CPprof
 import Glibc
 
-/// The main executable as pprof's one `Mapping` describes it: its path and GNU build id, read
-/// once per process (neither changes while it runs).
+/// The main executable as pprof's first `Mapping` describes it: its path, GNU build id and
+/// executable segment, read once per process (none changes while it runs).
 ///
 /// ```swift
 /// ExecutableMapping.path      // "/usr/local/bin/server"
 /// ExecutableMapping.buildID   // "9f2c…" (40 hex digits for a SHA-1 build id), or ""
+/// ExecutableMapping.main      // path, build id, start 0x0, limit 0x6ee000, offset 0x0 (link-time)
 /// ```
 package enum ExecutableMapping {
     /// The resolved path of `/proc/self/exe`, or the first command-line argument where it cannot
@@ -18,6 +19,31 @@ package enum ExecutableMapping {
         var buffer = [UInt8](repeating: 0, count: 64)
         let length = buffer.withUnsafeMutableBufferPointer { CPprof_buildID($0.baseAddress, $0.count) }
         return hex(buffer.prefix(length))
+    }()
+
+    /// The main program's mapping: `path`, `buildID`, and its executable segment's range and
+    /// file offset, which pprof needs to find its code (`-disasm`, `-weblist`, the Source view).
+    package static let main: Profile.Mapping = {
+        var object = CPprof_Object()
+        guard CPprof_mainObject(&object) != 0 else { return Profile.Mapping(path: path, buildID: buildID) }
+        return Profile.Mapping(
+            path: path,
+            buildID: buildID,
+            start: UInt64(object.textStart),
+            limit: UInt64(object.textLimit),
+            offset: object.textOffset
+        )
+    }()
+
+    /// The main program's entry point (`_start`, from the auxiliary vector) at its link-time
+    /// address, or 0: where a location without a call site of its own is placed (a pseudo-frame,
+    /// a span, a thread's frame), so that its address is code that pprof can disassemble. An
+    /// address before the first instruction would make Go 1.19's `-weblist` slice out of range.
+    package static let entry: UInt64 = {
+        var object = CPprof_Object()
+        let address = UInt64(CPprof_entryPoint())
+        guard address != 0, CPprof_mainObject(&object) != 0 else { return 0 }
+        return address &- UInt64(object.bias)
     }()
 
     private static func readExecutableLink() -> String? {

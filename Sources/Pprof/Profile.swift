@@ -30,31 +30,61 @@ public struct Profile: Sendable {
         package var name: String
         /// The enclosing function's demangled symbol where known, else `name`.
         package var systemName: String
-        /// `#fileID` of the call site.
+        /// `#fileID` of the call site: what our own reports print.
         package var file: String
         /// `#line` of the call site.
         package var line: Int
         /// The shared object that holds the call site; nil for the main program (or unknown).
         package var mapping: Mapping?
+        /// The call site's source file as it was compiled (`#filePath`), found once at
+        /// registration; "" where unknown. pprof's `filename`, so that `go tool pprof -list`
+        /// finds the code; `file` where empty.
+        package var path: String
+        /// An address inside the call site's function (the return address of the registration's
+        /// call, inside the code that inlined the hook), at its object's link-time address like
+        /// `mapping`'s segment; 0 where unknown (the builder then uses the program's entry point,
+        /// or another mapping's start).
+        package var address: UInt64
 
-        package init(name: String, systemName: String? = nil, file: String, line: Int, mapping: Mapping? = nil) {
+        package init(
+            name: String,
+            systemName: String? = nil,
+            file: String,
+            line: Int,
+            mapping: Mapping? = nil,
+            path: String = "",
+            address: UInt64 = 0
+        ) {
             self.name = name
             self.systemName = systemName ?? name
             self.file = file
             self.line = line
             self.mapping = mapping
+            self.path = path
+            self.address = address
         }
     }
 
-    /// A loaded object (pprof `Mapping`) that holds call sites: its path and GNU build id.
+    /// A loaded object (pprof `Mapping`) that holds call sites: its path, GNU build id and
+    /// executable segment, in which its functions' addresses lie. Addresses are the object's own
+    /// (link-time, the load bias taken off): Go's `go tool pprof` reads a location's address as
+    /// an address in the file's symbol table, and google/pprof agrees for such a mapping.
     package struct Mapping: Sendable, Hashable {
         package var path: String
         /// Lowercase hex, or "" when it was linked without one.
         package var buildID: String
+        /// The executable segment's first and one-past-last link-time addresses, page-aligned.
+        package var start: UInt64
+        package var limit: UInt64
+        /// The file offset that `start` maps.
+        package var offset: UInt64
 
-        package init(path: String, buildID: String) {
+        package init(path: String, buildID: String, start: UInt64 = 0, limit: UInt64 = 0, offset: UInt64 = 0) {
             self.path = path
             self.buildID = buildID
+            self.start = start
+            self.limit = limit
+            self.offset = offset
         }
     }
 

@@ -6,7 +6,8 @@
 //   module would read a slot the library never wrote.
 // - The recording mode, one relaxed byte that the inlined hooks read without a call.
 // - The clocks: rdtsc / cntvct_el0, and CLOCK_MONOTONIC.
-// - The GNU build id of the main executable, for the pprof mapping.
+// - The loaded objects (dl_iterate_phdr): GNU build ids and executable segments, for pprof's
+//   mappings.
 #ifndef CPPROF_H
 #define CPPROF_H
 
@@ -131,10 +132,23 @@ typedef struct {
     size_t buildIDLength;
     /// 1 for the main program.
     int isMain;
+    /// Its executable PT_LOAD segment (pprof's Mapping) at its link-time addresses, page-aligned
+    /// as the kernel maps it: the first and one past the last address, and the file offset of
+    /// the first. All 0 when it has none. Add `bias` for the run-time addresses.
+    uintptr_t textStart;
+    uintptr_t textLimit;
+    uint64_t textOffset;
 } CPprof_Object;
 
 /// Finds the object holding `address`; returns 1 and fills `object`, or returns 0.
 int CPprof_objectForAddress(uintptr_t address, CPprof_Object *object);
+
+/// Fills `object` with the main program (the first object the dynamic loader reports); returns
+/// 1, or 0 where there is none.
+int CPprof_mainObject(CPprof_Object *object);
+
+/// The main program's entry point at its run-time address (the auxiliary vector's AT_ENTRY).
+uintptr_t CPprof_entryPoint(void);
 
 /// The return addresses of the calling thread's stack, innermost first (glibc `backtrace`):
 /// at most `capacity`; returns how many. Unwinds with the objects' unwind tables, so it needs no

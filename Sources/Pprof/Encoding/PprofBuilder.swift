@@ -18,7 +18,10 @@
 ///
 /// A scope is a call site, not a sampled address: each function has exactly one location (same
 /// id), on the mapping of the object that holds it (the main program, id 1, when unknown), and
-/// mappings say `has_functions` so that pprof does not try to symbolize.
+/// mappings say `has_functions` so that pprof does not try to symbolize. Each mapping has its
+/// object's executable segment and each location an address inside it (the call site's, else
+/// the program's entry point or the mapping's start), which `-disasm`, `-weblist` and the web
+/// UI's Source view need.
 package struct PprofBuilder {
     /// A sample type or the period type: `calls/count`, `wall/nanoseconds`, `alloc_space/bytes`.
     package struct ValueType: Sendable, Hashable {
@@ -58,8 +61,9 @@ package struct PprofBuilder {
     /// the location of the same id.
     private var functions: [FunctionEntry] = []
     private var functionIDs: [Profile.Function: UInt64] = [:]
-    /// The mappings' strings by id - 1: the main program, then each shared object.
-    private var mappings: [(filename: Int64, buildID: Int64)] = []
+    /// The mappings by id - 1, their strings in the table: the main program, then each shared
+    /// object.
+    private var mappings: [MappingEntry] = []
     private var mappingIDs: [Profile.Mapping: UInt64] = [:]
 
     /// Starts a profile whose samples have one value per entry of `sampleTypes`, in that order.
@@ -91,7 +95,7 @@ package struct PprofBuilder {
         for valueType in sampleTypes {
             writeValueType(Tag.profileSampleType, valueType)
         }
-        mappings = [(strings.index(ExecutableMapping.path), strings.index(ExecutableMapping.buildID))]
+        mappings = [MappingEntry(ExecutableMapping.main, &strings, fallback: ExecutableMapping.entry)]
     }
 
     /// The string table index of `string`, added on first use.
@@ -122,13 +126,19 @@ package struct PprofBuilder {
     /// a source that keys its functions itself (the call-path profile by function index), so
     /// that no function is hashed.
     package mutating func newLocation(_ function: Profile.Function) -> UInt64 {
+        let mappingID = mapping(function.mapping)
+        let range = mappings[Int(mappingID) - 1]
+        // An address outside its mapping would send pprof to another object's code, or past it.
+        // 0 is no address, though a position-independent program's segment starts there.
+        let inside = function.address != 0 && function.address >= range.start && function.address < range.limit
         functions.append(
             FunctionEntry(
                 name: strings.index(function.name),
                 systemName: strings.index(function.systemName),
-                filename: strings.index(function.file),
+                filename: strings.index(function.path.isEmpty ? function.file : function.path),
                 line: Int64(function.line),
-                mapping: mapping(function.mapping)
+                mapping: mappingID,
+                address: inside ? function.address : range.fallback
             )
         )
         return UInt64(functions.count)
@@ -139,7 +149,7 @@ package struct PprofBuilder {
     private mutating func mapping(_ mapping: Profile.Mapping?) -> UInt64 {
         guard let mapping else { return 1 }
         if let id = mappingIDs[mapping] { return id }
-        mappings.append((strings.index(mapping.path), strings.index(mapping.buildID)))
+        mappings.append(MappingEntry(mapping, &strings))
         let id = UInt64(mappings.count)
         mappingIDs[mapping] = id
         return id
@@ -186,8 +196,10 @@ package struct PprofBuilder {
     package mutating func finish() -> [UInt8] {
         for (offset, mapping) in mappings.enumerated() {
             writer.message(Tag.profileMapping) { message in
-                // memory_start, memory_limit and file_offset stay 0: no location has an address.
                 message.uint64(Tag.mappingID, UInt64(offset + 1))
+                message.uint64Opt(Tag.mappingStart, mapping.start)
+                message.uint64Opt(Tag.mappingLimit, mapping.limit)
+                message.uint64Opt(Tag.mappingOffset, mapping.offset)
                 message.int64Opt(Tag.mappingFilename, mapping.filename)
                 message.int64Opt(Tag.mappingBuildID, mapping.buildID)
                 message.bool(Tag.mappingHasFunctions, true)
@@ -200,6 +212,7 @@ package struct PprofBuilder {
             writer.message(Tag.profileLocation) { location in
                 location.uint64(Tag.locationID, id)
                 location.uint64(Tag.locationMappingID, function.mapping)
+                location.uint64Opt(Tag.locationAddress, function.address)
                 location.message(Tag.locationLine) { line in
                     line.uint64(Tag.lineFunctionID, id)
                     line.int64Opt(Tag.lineLine, function.line)
@@ -248,13 +261,36 @@ package struct PprofBuilder {
     private typealias Tag = PprofTag
 }
 
-/// A function as the builder keeps it: string table indices, its line and its mapping id.
+/// A function as the builder keeps it: string table indices, its line, its mapping id and its
+/// location's address.
 private struct FunctionEntry {
     var name: Int64
     var systemName: Int64
     var filename: Int64
     var line: Int64
     var mapping: UInt64
+    var address: UInt64
+}
+
+/// A mapping as the builder keeps it: string table indices and its executable segment.
+private struct MappingEntry {
+    var filename: Int64
+    var buildID: Int64
+    var start: UInt64
+    var limit: UInt64
+    var offset: UInt64
+    /// Where a location without an address of its own is placed: the program's entry point for
+    /// the main program, else the segment's start.
+    var fallback: UInt64
+
+    init(_ mapping: Profile.Mapping, _ strings: inout StringTable, fallback: UInt64 = 0) {
+        filename = strings.index(mapping.path)
+        buildID = strings.index(mapping.buildID)
+        start = mapping.start
+        limit = mapping.limit
+        offset = mapping.offset
+        self.fallback = fallback >= mapping.start && fallback < mapping.limit ? fallback : mapping.start
+    }
 }
 
 /// pprof's string table: each string once, "" at index 0 (the proto requires it).

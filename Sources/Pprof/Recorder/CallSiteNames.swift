@@ -31,17 +31,25 @@ private func swiftDemangle(
 /// the object has no `.symtab` (stripped), the answer is nil and `#function` names the scope.
 enum CallSiteNames {
     struct Site {
-        /// The qualified name without the module: `JSONParser.parse(_:)`, `closure #1 in f()`.
-        var name: String
-        /// The whole demangled symbol.
-        var systemName: String
+        /// The qualified name without the module: `JSONParser.parse(_:)`, `closure #1 in f()`;
+        /// nil where the symbol is unknown or does not name `#function`.
+        var name: String?
+        /// The whole demangled symbol, where `name` is known.
+        var systemName: String?
         /// The shared object holding the call site; nil for the main program.
         var mapping: Profile.Mapping?
+        /// The return address of the registration's call, at its object's link-time address
+        /// (as `Profile.Mapping` has it): an instruction inside the code that holds the hook,
+        /// where pprof's `-disasm` and Source view place the call site.
+        var address: UInt64
+        /// The call site's source file as compiled (`#filePath`), or "" (see `SourcePaths`).
+        var path: String
     }
 
     /// The enclosing function of the hook that is registering a call site (call it from the
-    /// registration path, inside Pprof), checked against `function` (its `#function`).
-    static func enclosing(function: String) -> Site? {
+    /// registration path, inside Pprof): its address, its object, its name checked against
+    /// `function` (its `#function`; "" names nothing), and the full path of `fileID`.
+    static func enclosing(function: String, fileID: String = "") -> Site? {
         // Not an array's buffer closure: in a debug build its frame would come first.
         let capacity = 48
         let frames = UnsafeMutablePointer<UnsafeMutableRawPointer?>.allocate(capacity: capacity)
@@ -53,16 +61,25 @@ enum CallSiteNames {
         for frame in UnsafeBufferPointer(start: frames, count: count) {
             guard let frame else { return nil }
             // A return address: the call is the instruction before it.
-            let address = UInt(bitPattern: frame) &- 1
-            guard let (symbol, object) = symbol(at: address) else { return nil }
+            let returnAddress = UInt(bitPattern: frame)
+            guard let (symbol, object, objectFile, bias) = symbolAndFile(at: returnAddress &- 1) else { return nil }
             if symbol.hasPrefix("$s5Pprof") {
                 inPprof = true
                 continue
             }
             if !inPprof { continue }
-            guard let demangled = demangle(symbol), let name = qualifiedName(demangled: demangled, function: function)
-            else { return nil }
-            return Site(name: name, systemName: demangled, mapping: object)
+            var site = Site(
+                mapping: object,
+                address: UInt64(returnAddress &- bias),
+                path: fileID.isEmpty ? "" : SourcePaths.path(fileID: fileID, object: objectFile) ?? ""
+            )
+            if !function.isEmpty, let demangled = demangle(symbol),
+                let name = qualifiedName(demangled: demangled, function: function)
+            {
+                site.name = name
+                site.systemName = demangled
+            }
+            return site
         }
         return nil
     }
@@ -165,18 +182,32 @@ enum CallSiteNames {
 
     private static let tables = Tables()
 
-    /// The object that holds `address`: whether it is the main program, its path (as the loader
-    /// knows it; "" for the main program), its GNU build id, and its load bias.
+    /// The object that holds `address`: whether it is the main program, its mapping (path as
+    /// the loader knows it, "" for the main program; GNU build id; executable segment at its
+    /// link-time address), and its load bias.
     static func object(at address: UInt) -> (isMain: Bool, mapping: Profile.Mapping, bias: UInt)? {
         var object = CPprof_Object()
         guard CPprof_objectForAddress(address, &object) != 0 else { return nil }
         let path = withUnsafeBytes(of: &object.path) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
         let buildID = withUnsafeBytes(of: &object.buildID) { ExecutableMapping.hex($0.prefix(object.buildIDLength)) }
-        return (object.isMain != 0, Profile.Mapping(path: path, buildID: buildID), object.bias)
+        let mapping = Profile.Mapping(
+            path: path,
+            buildID: buildID,
+            start: UInt64(object.textStart),
+            limit: UInt64(object.textLimit),
+            offset: object.textOffset
+        )
+        return (object.isMain != 0, mapping, object.bias)
     }
 
     /// The function symbol that holds `address`, and its object (nil for the main program).
     static func symbol(at address: UInt) -> (String, Profile.Mapping?)? {
+        symbolAndFile(at: address).map { ($0.0, $0.1) }
+    }
+
+    /// The function symbol that holds `address`, its object (nil for the main program), the
+    /// object's file (`/proc/self/exe` for the main program), and its load bias.
+    static func symbolAndFile(at address: UInt) -> (String, Profile.Mapping?, String, UInt)? {
         guard let (isMain, mapping, bias) = object(at: address) else { return nil }
         let file = isMain ? "/proc/self/exe" : mapping.path
         let table: SymbolTable? = tables.lock.withLock {
@@ -186,7 +217,7 @@ enum CallSiteNames {
             return loaded
         }
         guard let table, let name = table.symbol(at: UInt64(address &- bias)) else { return nil }
-        return (name, isMain ? nil : mapping)
+        return (name, isMain ? nil : mapping, file, bias)
     }
 }
 

@@ -49,21 +49,25 @@ final class ProbeRegistry: @unchecked Sendable {
 
     /// A literal call site. `line` with `Recorder.unnamedLineBit` set is an unnamed scope's:
     /// `name` is then its `#function`, and the probe is named after the enclosing function.
-    /// Where `function` is given, the call site's enclosing function is looked up (outside the
-    /// lock: the first lookup in an object reads its symbol table).
+    /// The call site is looked up on the calling thread's stack (outside the lock: the first
+    /// lookup in an object reads its symbol table): its address, its object, the full path of
+    /// `file`, and where `function` is given its enclosing function's name.
     func intern(_ name: StaticString, _ file: StaticString, _ line: UInt, function: StaticString = "") -> UInt32 {
         let key = StaticKey(name: ThreadState.key(name), file: ThreadState.key(file), line: line)
         if let id = lock.withLock({ table.literal[key] }) { return id }
         let unnamed = line & Recorder.unnamedLineBit != 0
         let sourceLine = Int(line & ~Recorder.unnamedLineBit)
         let functionName = function.description
-        let site = functionName.isEmpty ? nil : CallSiteNames.enclosing(function: functionName)
+        let fileID = file.description
+        let site = CallSiteNames.enclosing(function: functionName, fileID: fileID)
         let entry = Profile.Function(
             name: unnamed ? site?.name ?? functionName : name.description,
-            systemName: site?.systemName,
-            file: file.description,
+            systemName: site?.name == nil ? nil : site?.systemName,
+            file: fileID,
             line: sourceLine,
-            mapping: site?.mapping
+            mapping: site?.mapping,
+            path: site?.path ?? SourcePaths.path(fileID: fileID, object: "/proc/self/exe") ?? "",
+            address: site?.address ?? 0
         )
         return lock.withLock {
             if let id = table.literal[key] { return id }
@@ -74,24 +78,40 @@ final class ProbeRegistry: @unchecked Sendable {
         }
     }
 
+    /// A runtime-named call site: looked up on the stack once per name, as a literal one is.
     func intern(named name: String, _ file: StaticString, _ line: UInt) -> UInt32 {
         let key = NamedKey(name: name, file: ThreadState.key(file), line: line)
+        if let id = lock.withLock({ table.named[key] }) { return id }
+        let fileID = file.description
+        let site = CallSiteNames.enclosing(function: "", fileID: fileID)
+        let entry = Profile.Function(
+            name: name,
+            file: fileID,
+            line: Int(line),
+            mapping: site?.mapping,
+            path: site?.path ?? SourcePaths.path(fileID: fileID, object: "/proc/self/exe") ?? "",
+            address: site?.address ?? 0
+        )
         return lock.withLock {
             if let id = table.named[key] { return id }
             let id = UInt32(table.functions.count)
-            table.functions.append(Profile.Function(name: name, file: file.description, line: Int(line)))
+            table.functions.append(entry)
             table.named[key] = id
             return id
         }
     }
 
-    /// A probe named at run time whose call site is known as text too (a tracing span's).
+    /// A probe named at run time whose call site is known as text too (a tracing span's). Its
+    /// stack is the tracer's, so it has no address of its own (the builder places it at its
+    /// mapping's start); its file's full path is looked up in the main program.
     func intern(named name: String, fileName file: String, _ line: UInt) -> UInt32 {
         let key = SpanKey(name: name, file: file, line: line)
+        if let id = lock.withLock({ table.spans[key] }) { return id }
+        let path = SourcePaths.path(fileID: file, object: "/proc/self/exe") ?? ""
         return lock.withLock {
             if let id = table.spans[key] { return id }
             let id = UInt32(table.functions.count)
-            table.functions.append(Profile.Function(name: name, file: file, line: Int(line)))
+            table.functions.append(Profile.Function(name: name, file: file, line: Int(line), path: path))
             table.spans[key] = id
             return id
         }
