@@ -16,6 +16,9 @@ import NIOHTTP1
 /// Sits after `configureHTTPServerPipeline`'s handlers, so that it sees whole request parts
 /// and the response parts the server writes (not the 400 the error handler writes on its own,
 /// which closes the connection anyway).
+///
+/// It also tells the connection cap, through `idleness`, when the connection waits for a
+/// request and when it is busy: the same two moments as its clock's.
 final class IdleTimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
@@ -23,14 +26,17 @@ final class IdleTimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias OutboundOut = HTTPServerResponsePart
 
     private let timeout: TimeAmount
+    private let idleness: Idleness
     private var timer: Scheduled<Void>?
     /// Requests received in full whose response has not been written yet. NIO's pipelining
     /// handler holds a second request back until the first is answered, but counting keeps
     /// this right without relying on it.
     private var owed = 0
 
-    init(timeout: Duration) {
+    /// - Parameter idleness: Where the connection cap reads whether this connection waits.
+    init(timeout: Duration, idleness: Idleness = Idleness()) {
         self.timeout = TimeAmount(timeout)
+        self.idleness = idleness
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -53,6 +59,9 @@ final class IdleTimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if case .end = unwrapInboundIn(data) {
+            // Evicted by the cap before the request was whole: the connection is closing, and
+            // nobody serves what it asked.
+            guard idleness.endWaiting() else { return }
             owed += 1
             disarm()
         }
@@ -76,6 +85,7 @@ final class IdleTimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func arm(_ context: ChannelHandlerContext) {
         disarm()
+        idleness.beginWaiting()
         timer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) {
             context.close(promise: nil)
         }
