@@ -6,9 +6,10 @@ import Synchronization
 /// nginx reuses the connection that has waited longest.
 ///
 /// ```swift
-/// let idleness = Idleness()
-/// idleness.beginWaiting()                   // opened, or its last answer left
+/// let idleness = Idleness()                // just opened: not evictable yet
+/// idleness.settle()                         // its event loop has read what came with it
 /// if idleness.endWaiting() { /* serve */ }  // a whole request came, unless evicted first
+/// idleness.beginWaiting()                   // its answer left: waiting again
 /// ```
 ///
 /// `IdleTimeoutHandler` writes it on the connection's event loop; the accept side reads it and
@@ -16,9 +17,11 @@ import Synchronization
 /// racing for the same connection cannot both win: a connection whose request has arrived, or
 /// that holds a window or is being answered, is never evicted; one evicted never starts serving.
 final class Idleness: Sendable {
-    /// 0: busy (a request in flight: received whole, not yet answered); -1: evicted; otherwise the
-    /// uptime in nanoseconds at which it began to wait.
-    private let state = Atomic<Int64>(0)
+    /// -2: just opened, not yet read (`settle`); 0: busy (a request in flight: received whole,
+    /// not yet answered); -1: evicted; otherwise the uptime in nanoseconds at which it began to
+    /// wait.
+    private let state = Atomic<Int64>(-2)
+    private static let opened: Int64 = -2
     private static let busy: Int64 = 0
     private static let evicted: Int64 = -1
 
@@ -30,9 +33,18 @@ final class Idleness: Sendable {
         return state > 0 ? state : nil
     }
 
-    /// Waiting from now: it has just opened, or its last answer has left. Nothing once evicted.
+    /// Just opened, and its event loop has not yet read what came with it (`settle`).
+    var isUnread: Bool { state.load(ordering: .acquiring) == Self.opened }
+
+    /// Waiting from now if it is still as it was opened: its event loop has read what came with
+    /// it, and that was no whole request.
+    func settle() {
+        _ = state.compareExchange(expected: Self.opened, desired: Self.now(), ordering: .acquiringAndReleasing)
+    }
+
+    /// Waiting from now: its last answer has left. Nothing once evicted.
     func beginWaiting() {
-        let now = max(1, Int64(truncatingIfNeeded: NIODeadline.now().uptimeNanoseconds))
+        let now = Self.now()
         var current = state.load(ordering: .relaxed)
         while current != Self.evicted {
             let (exchanged, found) = state.compareExchange(
@@ -59,6 +71,10 @@ final class Idleness: Sendable {
             current = found
         }
         return false
+    }
+
+    private static func now() -> Int64 {
+        max(1, Int64(truncatingIfNeeded: NIODeadline.now().uptimeNanoseconds))
     }
 
     /// Marks it evicted if it is still waiting since `since` (as `waitingSince` said); false when

@@ -70,6 +70,8 @@ public final class PprofServer: Sendable {
     package var connectionsOpen: Int { state.withLock { $0.connections }?.count ?? 0 }
     /// Idle connections closed so far to make room for new ones at the cap (tests report it).
     package var connectionsEvicted: Int { state.withLock { $0.connections }?.evictions ?? 0 }
+    /// Connections closed as soon as accepted, at the cap with every one busy (tests report it).
+    package var connectionsRefused: Int { state.withLock { $0.connections }?.refusals ?? 0 }
     /// The most connections served at once so far (tests check the cap held).
     package var connectionsPeak: Int { state.withLock { $0.connections }?.peak ?? 0 }
 
@@ -353,7 +355,10 @@ public final class PprofServer: Sendable {
                 do {
                     try await listener.executeThenClose { inbound in
                         for try await connection in inbound {
-                            group.addTask { await self.handle(connection, among: connections) }
+                            // Claimed here, in order, not in the connection's task: at the cap
+                            // the claim may wait, and the accept loop with it (`claim`).
+                            let claim = await connections.claim(connection)
+                            group.addTask { await self.handle(connection, claim, among: connections) }
                         }
                     }
                     return nil
@@ -377,9 +382,13 @@ public final class PprofServer: Sendable {
         if let failure, !Task.isCancelled { throw failure }
     }
 
-    private func handle(_ connection: HTTPConnection, among connections: Connections) async {
+    private func handle(
+        _ connection: HTTPConnection,
+        _ claim: Connections.Claim,
+        among connections: Connections
+    ) async {
         let closed = connection.channel.closeFuture
-        switch connections.claim(connection) {
+        switch claim {
         case .serve(let evicted):
             // The idle connection whose place this one took: its own task sees the close and
             // ends.

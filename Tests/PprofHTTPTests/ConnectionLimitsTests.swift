@@ -248,7 +248,7 @@ struct ConnectionLimitsTests {
     @Test(.timeLimit(.minutes(1))) func aFloodOfIdleConnectionsLeavesEveryScrapeAnswered() async throws {
         try raiseOpenFileLimit(atLeast: 2_600)
         let count = 1_000
-        let scrapes = 20
+        let scrapes = 12
         try await withServer(limits: .standard) { server, port in
             let flood = try await HTTPClient.onThread { try IdleFlood.start(port: port, count: count, reopen: true) }
             // Under way: the cap is full and the flood is being evicted.
@@ -261,22 +261,30 @@ struct ConnectionLimitsTests {
             var waits: [Double] = []
             let started = ContinuousClock.now
             for scrape in 0..<scrapes {
-                let target = scrape % 10 == 9 ? "/debug/pprof/profile?seconds=1" : "/debug/pprof/"
-                let (status, wait) = try await Self.timed { try await HTTPClient.get(port, target).status }
+                let target = scrape % 6 == 5 ? "/debug/pprof/profile?seconds=1" : "/debug/pprof/"
+                let (status, wait) = try await Self.timed {
+                    // A scrape not answered is counted and said, not thrown: the figures of the
+                    // others still show.
+                    do { return try await HTTPClient.get(port, target).status } catch {
+                        print("ConnectionLimitsTests: scrape \(scrape) of the flood test not answered: \(error)")
+                        return -1
+                    }
+                }
                 statuses.append(status)
                 waits.append(wait)
             }
             let elapsed = (ContinuousClock.now - started) / .seconds(1)
             let evicted = server.connectionsEvicted - evictedBefore
             let figures = flood.stop()
-            let indexWaits = waits.enumerated().filter { $0.offset % 10 != 9 }.map(\.element).sorted()
+            let indexWaits = waits.enumerated().filter { $0.offset % 6 != 5 }.map(\.element).sorted()
             print(
                 "ConnectionLimitsTests: a flood reopening \(count) idle connections: \(scrapes) scrapes "
                     + "\(Dictionary(grouping: statuses) { $0 }.mapValues(\.count)) in \(Self.format(elapsed)); "
                     + "index waits median \(Self.format(indexWaits[indexWaits.count / 2])), "
                     + "longest \(Self.format(indexWaits.last ?? 0)); profile?seconds=1 waits "
-                    + "\(waits.enumerated().filter { $0.offset % 10 == 9 }.map { Self.format($0.element) }); "
-                    + "\(evicted) evictions meanwhile (\(Int(Double(evicted) / elapsed))/s); the flood saw \(figures)"
+                    + "\(waits.enumerated().filter { $0.offset % 6 == 5 }.map { Self.format($0.element) }); "
+                    + "\(evicted) evictions meanwhile (\(Int(Double(evicted) / elapsed))/s), "
+                    + "\(server.connectionsRefused) refused with none to evict; the flood saw \(figures)"
             )
             #expect(statuses == Array(repeating: 200, count: scrapes))
             #expect(evicted > 0, "the flood did not press on the cap")
