@@ -10,7 +10,7 @@ enum IndexPage {
         let tracking =
             Threads.isTracking
             ? "on: <code>threads</code> shows every thread's open scopes"
-            : "off: <code>threads</code> answers nothing until it is turned on "
+            : "off: <code>threads</code> answers 503 until it is turned on "
                 + "(<code>PPROF_TRACK_THREADS=1</code> or <code>PprofServer(trackThreads: true)</code>)"
         return """
             <!DOCTYPE html>
