@@ -11,18 +11,20 @@ typealias HTTPConnection = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResp
 /// window, in a process that is there to do other work); and so that every connection is
 /// closed through `executeThenClose` exactly once, by whoever takes it from here.
 ///
-/// At the cap, a new connection takes the place of the one that has waited longest without a
-/// whole request (as nginx reuses its "reusable" connections), and is closed itself only when
-/// every connection has a request in flight (a window open, an answer being written). Without
-/// that, anyone on the machine who opens a few hundred idle connections locks every scraper
-/// out until the idle timeout, and again as soon as they reopen them.
-///
 /// That last part is why a connection is held from the child channel initializer on, before
 /// the accept loop sees it: NIO hands the initializer's result to the listener's async
 /// sequence, and drops it when that sequence has finished (the listener closing as the server
 /// stops). A dropped `NIOAsyncChannel` that was never closed through `executeThenClose` traps
 /// ("Deinited NIOAsyncWriter without calling finish()"): the process would crash because a
 /// client connected as the server stopped. Held here, such a connection is closed by `drain()`.
+///
+/// At the cap, a new connection takes the place of the one that has waited longest without a
+/// whole request (as nginx reuses its "reusable" connections), and is closed itself only when
+/// every connection has a request in flight (a window open, an answer being written). Without
+/// that, anyone on the machine who opens a few hundred idle connections locks every scraper
+/// out until the idle timeout, and again as soon as they reopen them. Only a connection that
+/// has waited `minimumWait` is taken, and `claim` waits for one rather than take a connection
+/// not yet read: a scraper's request may be in its socket already.
 final class Connections: Sendable {
     /// What the task handed a connection by the accept loop does with it.
     enum Claim {
