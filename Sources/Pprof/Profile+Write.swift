@@ -13,7 +13,7 @@ package struct ProfileWriteError: Error, CustomStringConvertible {
     package var what = "profile"
 
     package var description: String {
-        "cannot write \(what) to \(path): \(step): \(String(cString: strerror(code)))"
+        "cannot write \(what) to \(path): \(step): \(String(validatingCString: strerror(code)) ?? "errno \(code)")"
     }
 }
 

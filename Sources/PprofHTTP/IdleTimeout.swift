@@ -16,6 +16,11 @@ import NIOHTTP1
 /// Sits after `configureHTTPServerPipeline`'s handlers, so that it sees whole request parts
 /// and the response parts the server writes (not the 400 the error handler writes on its own,
 /// which closes the connection anyway).
+///
+/// It also tells the connection cap, through `idleness`, when the connection waits for a
+/// request and when it is busy: the same two moments as its clock's, except that a connection
+/// just opened counts as waiting only once its event loop has had a turn to read what came with
+/// it (see `settle`).
 final class IdleTimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
@@ -23,18 +28,25 @@ final class IdleTimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias OutboundOut = HTTPServerResponsePart
 
     private let timeout: TimeAmount
+    private let idleness: Idleness
     private var timer: Scheduled<Void>?
     /// Requests received in full whose response has not been written yet. NIO's pipelining
     /// handler holds a second request back until the first is answered, but counting keeps
     /// this right without relying on it.
     private var owed = 0
+    private var settling = false
 
-    init(timeout: Duration) {
+    /// - Parameter idleness: Where the connection cap reads whether this connection waits.
+    init(timeout: Duration, idleness: Idleness = Idleness()) {
         self.timeout = TimeAmount(timeout)
+        self.idleness = idleness
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        if context.channel.isActive { arm(context) }
+        if context.channel.isActive {
+            arm(context)
+            settle(context)
+        }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -43,6 +55,7 @@ final class IdleTimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         arm(context)
+        settle(context)
         context.fireChannelActive()
     }
 
@@ -53,6 +66,9 @@ final class IdleTimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if case .end = unwrapInboundIn(data) {
+            // Evicted by the cap before the request was whole: the connection is closing, and
+            // nobody serves what it asked.
+            guard idleness.endWaiting() else { return }
             owed += 1
             disarm()
         }
@@ -69,9 +85,28 @@ final class IdleTimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let written = promise ?? context.eventLoop.makePromise()
         written.futureResult.assumeIsolated().whenSuccess {
             self.owed = max(0, self.owed - 1)
-            if self.owed == 0, context.channel.isActive { self.arm(context) }
+            if self.owed == 0, context.channel.isActive {
+                self.arm(context)
+                self.idleness.beginWaiting()
+            }
         }
         context.write(data, promise: written)
+    }
+
+    /// Makes a connection just opened evictable (waiting since now) a moment later, unless its
+    /// request has come by then. A scraper sends its request as soon as it has connected, so
+    /// under a flood its bytes are usually in the socket before the server accepts it; but the
+    /// accept side may claim it, and newer connections evict down the line, before its event
+    /// loop reads them. A task scheduled from here runs only after the loop's next poll, whose
+    /// reads come first: bytes that were there are read, and the connection is busy, before it
+    /// could ever count as idle.
+    private func settle(_ context: ChannelHandlerContext) {
+        guard !settling else { return }
+        settling = true
+        let idleness = idleness
+        context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(1)) {
+            idleness.settle()
+        }
     }
 
     private func arm(_ context: ChannelHandlerContext) {

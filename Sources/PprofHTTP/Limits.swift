@@ -21,7 +21,9 @@ extension PprofServer {
         /// answer on a kept-alive connection. Never counts while a window or an answer is under
         /// way. See `IdleTimeoutHandler`.
         package var idleTimeout: Duration
-        /// Connections open at once; one more is closed as soon as it is accepted.
+        /// Connections open at once. One more takes the place of the connection that has waited
+        /// longest for a request, or is closed as soon as it is accepted when every connection
+        /// has one in flight. See `Connections`.
         package var maxConnections: Int
         /// The request target (path and query), and each header line (name and value), at most.
         package var maxFieldBytes: Int

@@ -57,12 +57,23 @@ public final class PprofServer: Sendable {
         /// so that a serving task ending after `stop()` and a new `run()` releases nothing.
         var trackingHold: Int?
         var holdsTaken = 0
+        /// The connections of the listener bound last.
+        var connections: Connections?
     }
 
     private typealias Listener = NIOAsyncChannel<HTTPConnection, Never>
 
     /// The port the server listens on, once it does; nil before `run()` has bound.
     public var boundPort: Int? { state.withLock { $0.boundPort } }
+
+    /// Connections being served now, at most `Limits.maxConnections` (tests wait for it).
+    package var connectionsOpen: Int { state.withLock { $0.connections }?.count ?? 0 }
+    /// Idle connections closed so far to make room for new ones at the cap (tests report it).
+    package var connectionsEvicted: Int { state.withLock { $0.connections }?.evictions ?? 0 }
+    /// Connections closed as soon as accepted, at the cap with every one busy (tests report it).
+    package var connectionsRefused: Int { state.withLock { $0.connections }?.refusals ?? 0 }
+    /// The most connections served at once so far (tests check the cap held).
+    package var connectionsPeak: Int { state.withLock { $0.connections }?.peak ?? 0 }
 
     /// Describes a server; nothing listens, and nothing records, until `run()` or `start(…)`.
     ///
@@ -143,7 +154,8 @@ public final class PprofServer: Sendable {
     /// shutdown). Windows still open then are stopped; thread tracking this server turned on
     /// (`trackThreads`) is turned off, unless something else holds it.
     ///
-    /// - Throws: When the address cannot be bound.
+    /// - Throws: When the address cannot be bound; the error says which address and why
+    ///   (`cannot listen on 127.0.0.1:6060: address already in use`).
     public func run() async throws {
         let hold = beginTracking()
         defer { endTracking(hold) }
@@ -164,7 +176,8 @@ public final class PprofServer: Sendable {
     ///
     /// - Parameters: As `init(host:port:maxSeconds:token:maxWindows:maxTraceEvents:trackThreads:revealCommandLine:)`.
     /// - Returns: The server, already listening (`boundPort` is set).
-    /// - Throws: When the address cannot be bound.
+    /// - Throws: When the address cannot be bound; the error says which address and why
+    ///   (`cannot listen on 127.0.0.1:6060: address already in use`).
     public static func start(
         host: String = "127.0.0.1",
         port: Int = 6060,
@@ -270,7 +283,21 @@ public final class PprofServer: Sendable {
     private func bind() async throws -> (Listener, Connections) {
         let limits = limits
         let connections = Connections(limit: limits.maxConnections)
-        let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        let listener: Listener
+        do {
+            listener = try await listen(limits: limits, connections: connections)
+        } catch {
+            throw ListenError(host: host, port: port, error: error)
+        }
+        state.withLock { state in
+            state.boundPort = listener.channel.localAddress?.port
+            state.connections = connections
+        }
+        return (listener, connections)
+    }
+
+    private func listen(limits: Limits, connections: Connections) async throws -> Listener {
+        try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             // Room for a burst of a thousand connections waiting to be accepted (Linux caps it
             // at net.core.somaxconn, 4096 by default). Beyond the backlog the kernel drops
@@ -280,22 +307,31 @@ public final class PprofServer: Sendable {
             .serverChannelOption(.backlog, value: 1024)
             .bind(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try Self.addHTTPHandlers(to: channel.pipeline.syncOperations, limits: limits)
+                    let idleness = Idleness()
+                    try Self.addHTTPHandlers(to: channel.pipeline.syncOperations, limits: limits, idleness: idleness)
                     let connection = try HTTPConnection(wrappingChannelSynchronously: channel)
-                    if !connections.adopt(connection) {
+                    if !connections.adopt(connection, idleness: idleness) {
                         // Set up as the server stops: nobody will serve it, so close it here.
                         Task { try? await connection.executeThenClose { _, _ in } }
                     }
                     return connection
                 }
             }
-        state.withLock { $0.boundPort = listener.channel.localAddress?.port }
-        return (listener, connections)
     }
 
     /// The handlers every connection's pipeline gets before its `HTTPConnection` wraps it; the
     /// request fuzzer (`Fuzz/`) builds its pipeline with the same call.
     package static func addHTTPHandlers(to pipeline: ChannelPipeline.SynchronousOperations, limits: Limits) throws {
+        try addHTTPHandlers(to: pipeline, limits: limits, idleness: Idleness())
+    }
+
+    /// As `addHTTPHandlers(to:limits:)`, the idle timeout telling `idleness` when the
+    /// connection waits for a request (what the connection cap reads).
+    static func addHTTPHandlers(
+        to pipeline: ChannelPipeline.SynchronousOperations,
+        limits: Limits,
+        idleness: Idleness
+    ) throws {
         // The decoder bounds the size of a request head (`Limits`; beyond, 400 and a close) and
         // `handle` the body's; what remains to bound is time, which the idle timeout does.
         try pipeline.configureHTTPServerPipeline(
@@ -303,7 +339,7 @@ public final class PprofServer: Sendable {
             withEncoderConfiguration: .init(),
             withDecoderLimitConfiguration: limits.decoder
         )
-        try pipeline.addHandler(IdleTimeoutHandler(timeout: limits.idleTimeout))
+        try pipeline.addHandler(IdleTimeoutHandler(timeout: limits.idleTimeout, idleness: idleness))
     }
 
     private func serve(_ listener: Listener, _ connections: Connections) async throws {
@@ -319,7 +355,10 @@ public final class PprofServer: Sendable {
                 do {
                     try await listener.executeThenClose { inbound in
                         for try await connection in inbound {
-                            group.addTask { await self.handle(connection, among: connections) }
+                            // Claimed here, in order, not in the connection's task: at the cap
+                            // the claim may wait, and the accept loop with it (`claim`).
+                            let claim = await connections.claim(connection)
+                            group.addTask { await self.handle(connection, claim, among: connections) }
                         }
                     }
                     return nil
@@ -343,23 +382,29 @@ public final class PprofServer: Sendable {
         if let failure, !Task.isCancelled { throw failure }
     }
 
-    private func handle(_ connection: HTTPConnection, among connections: Connections) async {
+    private func handle(
+        _ connection: HTTPConnection,
+        _ claim: Connections.Claim,
+        among connections: Connections
+    ) async {
         let closed = connection.channel.closeFuture
-        switch connections.claim(connection) {
-        case .serve:
-            break
+        switch claim {
+        case .serve(let evicted):
+            // The idle connection whose place this one took: its own task sees the close and
+            // ends.
+            evicted?.close(promise: nil)
         case .close:
-            // Accepted as the server stopped, or beyond the cap: close it at once, through
-            // executeThenClose as NIO requires. No 503 beyond the cap: answering would mean
-            // waiting for a request, from clients that are most likely the ones holding the
-            // other connections open; a close costs nothing, and a scraper tries again at its
-            // next interval.
+            // Accepted as the server stopped, or at the cap with every connection busy (a
+            // window open or an answer under way on each): close it at once, through
+            // executeThenClose as NIO requires. No 503: answering would mean waiting for a
+            // request; a close costs nothing, and a scraper tries again at its next interval.
             try? await connection.executeThenClose { _, _ in }
             return
         case .leave:
             return
         }
         defer { connections.remove(connection.channel) }
+        let localAddress = Self.text(of: connection.channel.localAddress)
         do {
             try await connection.executeThenClose { inbound, outbound in
                 var head: HTTPRequestHead?
@@ -386,7 +431,8 @@ public final class PprofServer: Sendable {
                         let response = await routes.respond(
                             method: request.method,
                             uri: request.uri,
-                            headers: request.headers
+                            headers: request.headers,
+                            localAddress: localAddress
                         ) { duration in
                             await Self.sleep(for: duration, unlessClosed: closed)
                         }
@@ -398,6 +444,12 @@ public final class PprofServer: Sendable {
         } catch {
             // A client that went away: nothing to answer, and the server goes on.
         }
+    }
+
+    /// `ip:port` (`[ip]:port` for IPv6) of an address, nil when it has none.
+    private static func text(of address: SocketAddress?) -> String? {
+        guard let address, let ip = address.ipAddress, let port = address.port else { return nil }
+        return address.protocol == .inet6 ? "[\(ip)]:\(port)" : "\(ip):\(port)"
     }
 
     /// Sleeps in a task of its own, which the connection's close cancels: a client that

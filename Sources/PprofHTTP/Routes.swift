@@ -46,12 +46,16 @@ package struct Routes: Sendable {
 
     /// The answer to one request.
     ///
-    /// - Parameter wait: Sleeps for a window's length without holding an event loop; returns
-    ///   false when the client went away (or the server stops) first.
+    /// - Parameters:
+    ///   - localAddress: `host:port` of the connection's end at the server, which the index
+    ///     page shows when the request has no usable `Host` header.
+    ///   - wait: Sleeps for a window's length without holding an event loop; returns
+    ///     false when the client went away (or the server stops) first.
     package func respond(
         method: HTTPMethod,
         uri: String,
         headers: HTTPHeaders,
+        localAddress: String? = nil,
         wait: @Sendable (Duration) async -> Bool
     ) async -> Response {
         if let token = configuration.token, !BearerToken.authorizes(headers, token: token) {
@@ -100,7 +104,9 @@ package struct Routes: Sendable {
         do {
             let query = try QueryParameters(parsing: rawQuery)
             switch endpoint {
-            case .index: return .html(IndexPage.render(maxSeconds: maxSeconds))
+            case .index:
+                let address = IndexPage.address(host: headers.first(name: "host"), local: localAddress)
+                return .html(IndexPage.render(maxSeconds: maxSeconds, address: address))
             case .profile: return try await profile(query, wait: wait)
             case .trace: return try await trace(query, wait: wait)
             case .threads: return try Self.threads(query)

@@ -28,7 +28,9 @@ package enum HTTPFetch {
         while sent < request.count {
             let n = request[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { throw ReportFailure("\(url): send: \(String(cString: strerror(errno)))") }
+            guard n > 0 else {
+                throw ReportFailure("\(url): send: \(String(validatingCString: strerror(errno)) ?? "errno \(errno)")")
+            }
             sent += n
         }
         var answer: [UInt8] = []
@@ -36,7 +38,9 @@ package enum HTTPFetch {
         while true {
             let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if n < 0 && errno == EINTR { continue }
-            guard n >= 0 else { throw ReportFailure("\(url): recv: \(String(cString: strerror(errno)))") }
+            guard n >= 0 else {
+                throw ReportFailure("\(url): recv: \(String(validatingCString: strerror(errno)) ?? "errno \(errno)")")
+            }
             if n == 0 { break }
             answer += chunk[0..<n]
         }
@@ -72,7 +76,9 @@ package enum HTTPFetch {
         var list: UnsafeMutablePointer<addrinfo>?
         let status = getaddrinfo(host, String(port), &hints, &list)
         guard status == 0, let first = list else {
-            throw ReportFailure("\(url): cannot resolve \(host): \(String(cString: gai_strerror(status)))")
+            throw ReportFailure(
+                "\(url): cannot resolve \(host): \(String(validatingCString: gai_strerror(status)) ?? "error \(status)")"
+            )
         }
         defer { freeaddrinfo(list) }
         var lastError = ECONNREFUSED
@@ -86,7 +92,9 @@ package enum HTTPFetch {
             }
             entry = address.pointee.ai_next
         }
-        throw ReportFailure("\(url): cannot connect to \(host):\(port): \(String(cString: strerror(lastError)))")
+        throw ReportFailure(
+            "\(url): cannot connect to \(host):\(port): \(String(validatingCString: strerror(lastError)) ?? "errno \(lastError)")"
+        )
     }
 
     /// The body of a `200` answer; any other status throws.

@@ -50,14 +50,22 @@ package enum ProfileSource {
 
     private static func readFile(_ path: String) throws -> [UInt8] {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw ReportFailure("cannot read \(path): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else {
+            throw ReportFailure(
+                "cannot read \(path): \(String(validatingCString: strerror(errno)) ?? "errno \(errno)")"
+            )
+        }
         defer { close(fd) }
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while true {
             let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if n < 0 && errno == EINTR { continue }
-            guard n >= 0 else { throw ReportFailure("cannot read \(path): \(String(cString: strerror(errno)))") }
+            guard n >= 0 else {
+                throw ReportFailure(
+                    "cannot read \(path): \(String(validatingCString: strerror(errno)) ?? "errno \(errno)")"
+                )
+            }
             if n == 0 { return bytes }
             bytes += chunk[0..<n]
         }

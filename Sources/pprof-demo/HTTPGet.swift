@@ -54,7 +54,9 @@ final class HTTPGet: @unchecked Sendable {
 
     private func exchange() throws -> Answer {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw Failure(description: "socket: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else {
+            throw Failure(description: "socket: \(String(validatingCString: strerror(errno)) ?? "errno \(errno)")")
+        }
         defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -66,13 +68,18 @@ final class HTTPGet: @unchecked Sendable {
             }
         }
         guard connected == 0 else {
-            throw Failure(description: "cannot connect to 127.0.0.1:\(port): \(String(cString: strerror(errno)))")
+            throw Failure(
+                description:
+                    "cannot connect to 127.0.0.1:\(port): \(String(validatingCString: strerror(errno)) ?? "errno \(errno)")"
+            )
         }
         let request = Array("GET \(target) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n\r\n".utf8)
         var sent = 0
         while sent < request.count {
             let n = request[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            guard n > 0 else { throw Failure(description: "send: \(String(cString: strerror(errno)))") }
+            guard n > 0 else {
+                throw Failure(description: "send: \(String(validatingCString: strerror(errno)) ?? "errno \(errno)")")
+            }
             sent += n
         }
         var bytes: [UInt8] = []
@@ -80,7 +87,9 @@ final class HTTPGet: @unchecked Sendable {
         while true {
             let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if n < 0 && errno == EINTR { continue }
-            guard n >= 0 else { throw Failure(description: "recv: \(String(cString: strerror(errno)))") }
+            guard n >= 0 else {
+                throw Failure(description: "recv: \(String(validatingCString: strerror(errno)) ?? "errno \(errno)")")
+            }
             if n == 0 { break }
             bytes += chunk[0..<n]
         }

@@ -87,10 +87,9 @@ struct PprofDemo: ParsableCommand {
         do {
             endpoint = try PprofServer.start(port: port, maxSeconds: max(300, duration))
         } catch {
-            throw DemoFailure(
-                description:
-                    "cannot serve the pprof endpoint on 127.0.0.1:\(port): \(error) (--port 0 picks a free port)"
-            )
+            // The server's error names the address and the reason ("cannot listen on
+            // 127.0.0.1:6060: address already in use").
+            throw DemoFailure(description: "the pprof endpoint: \(error) (--port 0 picks a free port)")
         }
         defer { endpoint.stop() }
         let pprofPort = endpoint.boundPort ?? port

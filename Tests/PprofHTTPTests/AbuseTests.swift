@@ -123,18 +123,22 @@ struct AbuseTests {
         let count = 1_000
         let cap = PprofServer.Limits.standard.maxConnections
         // Kept alive, so that the connections served hold their places until the idle timeout
-        // closes them: any beyond the cap is then closed without an answer.
+        // closes them, or until a newer connection takes the place of the one idle longest
+        // (which by then may have had its answer, or may not have sent its request yet).
         let timeout = 1.0
         let planned = (0..<count).map { index in
             let target = ["/debug/pprof/", "/debug/pprof/cmdline", "/debug/pprof/heap"][index % 3]
             return (request: Self.request(target, keepAlive: true), status: index % 3 == 2 ? 404 : 200)
         }
-        try await withServer(limits: .init(idleTimeout: .seconds(timeout))) { _, port in
+        try await withServer(limits: .init(idleTimeout: .seconds(timeout))) { server, port in
             let results = try await HTTPClient.onThread {
                 try ConnectionCrowd.run(port: port, requests: planned.map(\.request), deadline: timeout + 5)
             }
             let tally = ConnectionCrowd.tally(results)
-            print("AbuseTests: \(count) concurrent connections, cap \(cap): \(tally.sorted { $0.key < $1.key })")
+            print(
+                "AbuseTests: \(count) concurrent connections, cap \(cap): \(tally.sorted { $0.key < $1.key }); "
+                    + "\(server.connectionsEvicted) idle ones evicted, at most \(server.connectionsPeak) open at once"
+            )
             var answered = 0
             for (result, plan) in zip(results, planned) {
                 switch result.outcome {
@@ -147,10 +151,12 @@ struct AbuseTests {
                     Issue.record("neither answered nor closed: \(result.outcome)")
                 }
             }
-            // All were open before any asked: the first `cap` the server took are served, and
-            // the rest closed at once (a few more could be served if the server took them only
-            // after the first had idled out).
-            #expect(answered >= cap && answered <= cap + 50, "the cap of \(cap) connections did not hold: \(tally)")
+            // All were open before any asked: at least `cap` are served, never more than `cap` at
+            // once; the others' places went to newer connections (before the fix for issue 13,
+            // defect 8, they were closed and at most about `cap` were answered; now, as the
+            // server takes connections whose requests are already in, nearly all are).
+            #expect(answered >= cap, "\(tally)")
+            #expect(server.connectionsPeak <= cap, "the cap of \(cap) connections did not hold")
             // And the server is none the worse for it.
             #expect(try await HTTPClient.get(port, "/debug/pprof/").status == 200)
         }

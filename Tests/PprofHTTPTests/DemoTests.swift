@@ -78,6 +78,15 @@ import Testing
         #expect(routes(of: "parse") == ["none"])
     }
 
+    @Test func aPortInUseIsAnErrorInPlainWords() async throws {
+        try await withServer { _, port in
+            let run = try Self.run(["--duration", "1", "--port", "\(port)"])
+            #expect(run.status != 0)
+            #expect(run.stderr.contains("cannot listen on 127.0.0.1:\(port): address already in use"), "\(run.stderr)")
+            #expect(!run.stderr.contains("errno") && !run.stderr.contains("descriptor"), "\(run.stderr)")
+        }
+    }
+
     @Test func aBadFlagIsAnErrorThatSaysWhy() throws {
         let run = try Self.run(["--port", "70000"])
         #expect(run.status != 0)

@@ -123,7 +123,7 @@ package enum Gzip {
                 case Z_BUF_ERROR:
                     continue
                 default:
-                    let message = stream.msg.map { String(cString: $0) } ?? "error \(result)"
+                    let message = stream.msg.flatMap { String(validatingCString: $0) } ?? "error \(result)"
                     throw Failure(description: "gzip: corrupt data (\(message))")
                 }
             }

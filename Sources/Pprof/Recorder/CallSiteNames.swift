@@ -167,7 +167,7 @@ enum CallSiteNames {
         return symbol.withCString { mangled in
             guard let raw = swiftDemangle(mangled, strlen(mangled), nil, nil, 0) else { return nil }
             defer { free(raw) }
-            return String(cString: raw)
+            return String(validatingCString: raw)
         }
     }
 
@@ -188,7 +188,9 @@ enum CallSiteNames {
     static func object(at address: UInt) -> (isMain: Bool, mapping: Profile.Mapping, bias: UInt)? {
         var object = CPprof_Object()
         guard CPprof_objectForAddress(address, &object) != 0 else { return nil }
-        let path = withUnsafeBytes(of: &object.path) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+        let path = withUnsafeBytes(of: &object.path) { bytes in
+            String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
+        }
         let buildID = withUnsafeBytes(of: &object.buildID) { ExecutableMapping.hex($0.prefix(object.buildIDLength)) }
         let mapping = Profile.Mapping(
             path: path,
@@ -302,7 +304,7 @@ final class SymbolTable: @unchecked Sendable {
             if starts[mid] <= address { low = mid + 1 } else { high = mid }
         }
         guard low > 0, address < ends[low - 1] else { return nil }
-        return String(cString: (base + names[low - 1]).assumingMemoryBound(to: CChar.self))
+        return String(validatingCString: (base + names[low - 1]).assumingMemoryBound(to: CChar.self))
     }
 }
 

@@ -38,7 +38,12 @@ struct Environment {
             "PPROF_OUTPUT", "PPROF_MODE", "PPROF_RING_EVENTS", "PPROF_CLOCK", "PPROF_THREAD_LABELS",
             "PPROF_TRACE_OUTPUT", "PPROF_TRACE_EVENTS", "PPROF_TRACK_THREADS", "PPROF_MAX_NODES",
         ] {
-            if let value = getenv(name) { variables[name] = String(cString: value) }
+            if let value = getenv(name) {
+                variables[name] = String(
+                    decoding: UnsafeRawBufferPointer(start: value, count: strlen(value)),
+                    as: UTF8.self
+                )
+            }
         }
         var environment = Environment(variables: variables)
         if let output = variables["PPROF_OUTPUT"], !output.isEmpty { environment.output = output }
