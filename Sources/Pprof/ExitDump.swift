@@ -111,7 +111,10 @@ final class ExitDump: @unchecked Sendable {
                 let written = timeline.stop()
                 do {
                     try written.write(to: timelinePath)
-                    let cut = written.wasCut ? " (cut at its bound: \(written.eventsNotKept) events not kept)" : ""
+                    let cut =
+                        written.wasCut
+                        ? " (cut at its limit of \(written.wasCutByBytes ? "bytes" : "events")); "
+                            + "\(written.eventsNotKept) events not kept" : ""
                     warn("wrote a timeline of \(written.eventCount) events to \(timelinePath)\(cut)")
                 } catch {
                     warn("could not write the timeline: \(error)")

@@ -33,7 +33,8 @@ struct PerfettoTrace: TimelineSink {
         self.threads = threads
         let probes = timeline.functions.count
         sequences = threads.enumerated().map { index, thread in
-            var sequence = PerfettoSequence(id: 0x1_0000 + UInt64(index), probes: probes)
+            // Small ids: every packet carries its sequence's, in one byte for 126 threads.
+            var sequence = PerfettoSequence(id: 2 + UInt64(index), probes: probes)
             sequence.writer.message(PerfettoTag.tracePacket) { packet in
                 packet.uint64(PerfettoTag.packetTrustedSequenceID, sequence.id)
                 packet.message(PerfettoTag.packetTrackDescriptor) { track in
@@ -129,7 +130,7 @@ struct PerfettoTrace: TimelineSink {
         for index in frames.indices { byLane[frames[index].lane].append(index) }
         let probes = timeline.functions.count
         for lane in 0..<lanes {
-            var sequence = PerfettoSequence(id: 0x10_0000 + UInt64(lane), probes: probes)
+            var sequence = PerfettoSequence(id: 2 + UInt64(threads.count + lane), probes: probes)
             sequence.start(defaultTrack: Self.laneTrack(lane))
             var open: [UInt64] = []
             for index in byLane[lane] {

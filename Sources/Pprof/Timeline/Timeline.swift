@@ -57,8 +57,15 @@ package struct Timeline: Sendable {
 
     /// Whether events were left out because a bound was reached.
     package var wasCut: Bool { capture.isCut }
-    /// Events kept (hook events, and records as two).
-    package var eventCount: Int { capture.entries.count }
+    /// Slices in the timeline (sync and async, not counting tracks and the cut).
+    package var eventCount: Int {
+        var walk = TimelineWalk(capture: capture, endTicks: endTicks, paths: paths, labelSets: labelSets)
+        var sink = SliceCount()
+        walk.walk(into: &sink)
+        return sink.slices + walk.asyncFrames.count
+    }
+    /// Whether the bound that cut it was its bytes (else its events).
+    package var wasCutByBytes: Bool { capture.cutByBytes }
     /// Events left out after the cut.
     package var eventsNotKept: UInt64 { capture.notKept }
     /// The format the window's bound was estimated for.
@@ -123,4 +130,20 @@ package struct Timeline: Sendable {
     }
 
     static var processID: Int64 { Int64(getpid()) }
+}
+
+/// Counts a walk's slices, for `Timeline.eventCount`.
+private struct SliceCount: TimelineSink {
+    var slices = 0
+    mutating func begin(
+        thread: Int,
+        probe: UInt32,
+        at ticks: UInt64,
+        labels: Int,
+        openAtStart: Bool,
+        sets: TimelineLabels
+    ) {
+        slices += 1
+    }
+    mutating func end(thread: Int, at ticks: UInt64, note: TimelineNote?) {}
 }
