@@ -46,13 +46,20 @@ final class ExitDump: @unchecked Sendable {
     static func arm(
         recorder: Recorder,
         profile: (path: String, mode: Profile.Mode)?,
-        timeline: (path: String, limit: Int)?
+        timeline: (path: String, limit: Int, bytes: Int)?
     ) -> ExitDump {
         let pid = String(getpid())
         let dump = ExitDump(
             window: profile.map { ProfileWindow(recorder.aggregator.open(mode: $0.mode), of: recorder.aggregator) },
             path: profile?.path.replacingOccurrences(of: "%p", with: pid) ?? "",
-            timeline: timeline.map { TimelineWindow.opened(limit: $0.limit, on: recorder.aggregator) },
+            timeline: timeline.map {
+                TimelineWindow.opened(
+                    limit: $0.limit,
+                    bytes: $0.bytes,
+                    format: Timeline.Format(path: $0.path),
+                    on: recorder.aggregator
+                )
+            },
             timelinePath: timeline?.path.replacingOccurrences(of: "%p", with: pid) ?? ""
         )
         return dump
@@ -104,7 +111,10 @@ final class ExitDump: @unchecked Sendable {
                 let written = timeline.stop()
                 do {
                     try written.write(to: timelinePath)
-                    let cut = written.wasCut ? " (cut at its limit of events)" : ""
+                    let cut =
+                        written.wasCut
+                        ? " (cut at its limit of \(written.wasCutByBytes ? "bytes" : "events")); "
+                            + "\(written.eventsNotKept) events not kept" : ""
                     warn("wrote a timeline of \(written.eventCount) events to \(timelinePath)\(cut)")
                 } catch {
                     warn("could not write the timeline: \(error)")

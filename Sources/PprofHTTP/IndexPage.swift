@@ -29,10 +29,10 @@ enum IndexPage {
             <tr><td><a href="profile?seconds=\(seconds)&amp;debug=1">profile?debug=1</a></td>
             <td>The same window as an fprof-style text report: callers above, callees below, CNT, ACC and OWN.</td></tr>
             <tr><td><a href="trace?seconds=1">trace</a></td>
-            <td>Records N seconds (<code>seconds=N</code>, default 1) and returns its raw events as a timeline in the
-            Chrome trace event format (JSON): open it in Perfetto's UI (<a href="https://ui.perfetto.dev">ui.perfetto.dev</a>,
-            or <code>vizviewer FILE</code> offline) or speedscope.
-            A timeline holds at most a set number of events and says so when it was cut.</td></tr>
+            <td>Records N seconds (<code>seconds=N</code>, default 1) and returns its raw events as a timeline in
+            Perfetto's native trace format: open it in Perfetto's UI (<a href="https://ui.perfetto.dev">ui.perfetto.dev</a>);
+            <code>format=json</code> gives Chrome trace event JSON (<code>vizviewer FILE</code> offline, speedscope).
+            A timeline holds at most <code>bytes=N</code> bytes (64 MiB by default) and shows where it was cut.</td></tr>
             <tr><td><a href="threads?debug=1">threads</a></td>
             <td>What every thread is inside right now: its open scopes, outermost first (alias <code>goroutine</code>).
             <code>debug=1</code> groups identical stacks with counts, <code>debug=2</code> lists every thread with how long

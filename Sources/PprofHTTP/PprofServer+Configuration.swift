@@ -37,7 +37,8 @@ extension PprofServer {
         // The clamped values; set through the properties below, which clamp.
         private var _maxSeconds = 300
         private var _maxWindows = 8
-        private var _maxTraceEvents = 200_000
+        private var _maxTraceEvents = Self.mostTraceEvents
+        private var _maxTraceBytes = Self.defaultMaxTraceBytes
 
         /// The longest window a request may ask for: 300 s by default, at least 1, at most a year
         /// (`longestWindow`).
@@ -53,11 +54,20 @@ extension PprofServer {
             set { _maxWindows = max(1, newValue) }
         }
 
-        /// The most events a `/debug/pprof/trace` timeline keeps: 200000 by default (about
-        /// 10 MB), from 1 to 2^30 (as `PPROF_TRACE_EVENTS`); past it the timeline says it was cut.
+        /// The most events a `/debug/pprof/trace` timeline keeps, from 1 to 2^30 (as
+        /// `PPROF_TRACE_EVENTS`); 2^30 by default, which is no bound: timelines are bounded by
+        /// bytes (`maxTraceBytes`). Past it the timeline is cut and says so.
         public var maxTraceEvents: Int {
             get { _maxTraceEvents }
             set { _maxTraceEvents = min(max(1, newValue), Self.mostTraceEvents) }
+        }
+
+        /// The most bytes of events a `/debug/pprof/trace` timeline may hold: what its `bytes=`
+        /// parameter may ask for at most (a request without it gets 64 MiB, or this if less).
+        /// 256 MiB by default, from 1024 to 2^40. Past a timeline's bound it is cut and says so.
+        public var maxTraceBytes: Int {
+            get { _maxTraceBytes }
+            set { _maxTraceBytes = min(max(Self.fewestTraceBytes, newValue), Self.mostTraceBytes) }
         }
 
         /// The longest window any server allows, whatever its `maxSeconds`: a year (366 days).
@@ -67,6 +77,11 @@ extension PprofServer {
 
         /// The most events a timeline may be allowed to keep, as `PPROF_TRACE_EVENTS` allows.
         package static let mostTraceEvents = 1 << 30
+        /// `maxTraceBytes`' default: 256 MiB, about 20 million events in Perfetto's format.
+        package static let defaultMaxTraceBytes = 256 << 20
+        /// The bounds of `maxTraceBytes` and of the `bytes=` parameter.
+        package static let fewestTraceBytes = 1024
+        package static let mostTraceBytes = 1 << 40
 
         /// - Parameters: Each as the property of its name, with its default.
         public init(
@@ -75,7 +90,7 @@ extension PprofServer {
             maxSeconds: Int = 300,
             token: String? = nil,
             maxWindows: Int = 8,
-            maxTraceEvents: Int = 200_000,
+            maxTraceEvents: Int = 1 << 30,
             trackThreads: Bool = false,
             revealCommandLine: Bool = false
         ) {

@@ -94,7 +94,7 @@ public final class PprofServer: Sendable {
     ///
     /// - Parameters: Each as the `Configuration` property of its name (`host` 127.0.0.1 and
     ///   `port` 6060 by default; `maxSeconds` from 1 to a year, 300 by default; `token` nil;
-    ///   `maxWindows` at least 1, 8 by default; `maxTraceEvents` 200000 by default;
+    ///   `maxWindows` at least 1, 8 by default; `maxTraceEvents` no bound (2^30) by default;
     ///   `trackThreads` and `revealCommandLine` false).
     public convenience init(
         host: String = "127.0.0.1",
@@ -102,7 +102,7 @@ public final class PprofServer: Sendable {
         maxSeconds: Int = 300,
         token: String? = nil,
         maxWindows: Int = 8,
-        maxTraceEvents: Int = 200_000,
+        maxTraceEvents: Int = 1 << 30,
         trackThreads: Bool = false,
         revealCommandLine: Bool = false
     ) {
@@ -129,7 +129,7 @@ public final class PprofServer: Sendable {
         maxSeconds: Int = 300,
         token: String? = nil,
         maxWindows: Int = 8,
-        maxTraceEvents: Int = 200_000,
+        maxTraceEvents: Int = 1 << 30,
         trackThreads: Bool = false,
         revealCommandLine: Bool = false,
         commandLine: [String]? = nil,
@@ -184,7 +184,7 @@ public final class PprofServer: Sendable {
         maxSeconds: Int = 300,
         token: String? = nil,
         maxWindows: Int = 8,
-        maxTraceEvents: Int = 200_000,
+        maxTraceEvents: Int = 1 << 30,
         trackThreads: Bool = false,
         revealCommandLine: Bool = false
     ) throws -> PprofServer {

@@ -1,4 +1,5 @@
 import NIOHTTP1
+import Pprof
 
 /// One complete answer: status, headers and the whole body (profiles are small and built whole,
 /// so there is nothing to stream).
@@ -61,16 +62,19 @@ package struct Response: Sendable {
         )
     }
 
-    /// A timeline download: Chrome trace event JSON, for Perfetto, chrome://tracing, speedscope.
-    static func timeline(_ json: [UInt8]) -> Response {
-        Response(
+    /// A timeline download: Perfetto's protobuf trace (`trace.pftrace`) or Chrome trace event
+    /// JSON (`trace.json`); Perfetto's UI opens both.
+    static func timeline(_ bytes: [UInt8], format: Timeline.Format) -> Response {
+        let (type, name) =
+            format == .json ? ("application/json", "trace.json") : ("application/octet-stream", "trace.pftrace")
+        return Response(
             status: .ok,
             headers: HTTPHeaders([
-                ("Content-Type", "application/json"),
-                ("Content-Disposition", "attachment; filename=\"trace.json\""),
+                ("Content-Type", type),
+                ("Content-Disposition", "attachment; filename=\"\(name)\""),
                 ("X-Content-Type-Options", "nosniff"),
             ]),
-            body: json
+            body: bytes
         )
     }
 }

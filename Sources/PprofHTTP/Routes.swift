@@ -140,16 +140,26 @@ package struct Routes: Sendable {
         )
     }
 
-    /// `trace?seconds=N` (default 1, as Go's): the window's raw events as a timeline in the
-    /// Chrome trace event format, at most `maxTraceEvents` of them.
+    /// `trace?seconds=N` (default 1, as Go's): the window's raw events as a timeline, Perfetto's
+    /// protobuf trace or (`format=json`) Chrome trace event JSON; at most `bytes=N` bytes of
+    /// events (default 64 MiB, up to `maxTraceBytes`) and `maxTraceEvents` events, past which
+    /// it is cut and says so.
     private func trace(_ query: QueryParameters, wait: @Sendable (Duration) async -> Bool) async throws -> Response {
         let seconds = try query.integer("seconds", in: 1...maxSeconds, default: 1)
+        let format = try query.choice("format", of: Timeline.Format.allCases.map(\.rawValue), default: "perfetto")
+        let most = configuration.maxTraceBytes
+        let bytes = try query.integer(
+            "bytes",
+            in: PprofServer.Configuration.fewestTraceBytes...most,
+            default: min(TimelineWindow.defaultBytes, most)
+        )
+        let chosen = Timeline.Format(rawValue: format) ?? .perfetto
         return await recording(
             seconds: seconds,
-            start: { TimelineWindow.start(limit: configuration.maxTraceEvents) },
+            start: { TimelineWindow.start(limit: configuration.maxTraceEvents, bytes: bytes, format: chosen) },
             stop: { $0.stop() },
             wait: wait,
-            answer: { timeline in .timeline(timeline.json) }
+            answer: { timeline in .timeline(timeline.encoded(as: chosen), format: chosen) }
         )
     }
 

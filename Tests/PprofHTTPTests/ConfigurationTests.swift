@@ -33,7 +33,19 @@ struct ConfigurationTests {
         #expect(Configuration(maxTraceEvents: 50).maxTraceEvents == 50)
         #expect(Configuration(maxTraceEvents: 1 << 30).maxTraceEvents == 1 << 30)
         #expect(Configuration(maxTraceEvents: .max).maxTraceEvents == 1 << 30)
-        #expect(Configuration().maxTraceEvents == 200_000)
+        // Issue 13: timelines are bounded by bytes; the event bound is none unless set.
+        #expect(Configuration().maxTraceEvents == 1 << 30)
+    }
+
+    @Test func maxTraceBytesIsFrom1024ToTwoToTheForty() {
+        #expect(Configuration().maxTraceBytes == 256 << 20)
+        var configuration = Configuration()
+        configuration.maxTraceBytes = 0
+        #expect(configuration.maxTraceBytes == 1024)
+        configuration.maxTraceBytes = .max
+        #expect(configuration.maxTraceBytes == 1 << 40)
+        configuration.maxTraceBytes = 5000
+        #expect(configuration.maxTraceBytes == 5000)
     }
 
     /// Set after the initializer, a value is checked as the initializer checks it.

@@ -27,7 +27,8 @@ struct TimelineTests {
         let events = try #require(object["traceEvents"] as? [[String: Any]])
         var slices: [Slice] = []
         var threads: [Int: String] = [:]
-        var asyncBegins: [Int: String] = [:]
+        // Per lane (`id2.local`, a process-scoped id), the async slices begun: they nest.
+        var asyncBegins: [String: [String]] = [:]
         var async: [String: Int] = [:]
         for event in events {
             let phase = try #require(event["ph"] as? String)
@@ -47,16 +48,20 @@ struct TimelineTests {
                     )
                 )
             case "b":
-                asyncBegins[event["id"] as! Int] = event["name"] as? String
+                let lane = try #require((event["id2"] as? [String: Any])?["local"] as? String)
+                asyncBegins[lane, default: []].append(event["name"] as! String)
             case "e":
-                let removed = asyncBegins.removeValue(forKey: event["id"] as! Int)
-                let name = try #require(removed)
+                let lane = try #require((event["id2"] as? [String: Any])?["local"] as? String)
+                let popped = asyncBegins[lane]?.popLast()
+                let name = try #require(popped)
+                #expect(name == event["name"] as? String)
                 async[name, default: 0] += 1
             default:
                 break
             }
         }
-        #expect(asyncBegins.isEmpty, "async slices begun and never ended")
+        let unended = asyncBegins.values.reduce(0) { $0 + $1.count }
+        #expect(unended == 0, "async slices begun and never ended")
         return (slices, threads, object["otherData"] as? [String: Any] ?? [:], async)
     }
 

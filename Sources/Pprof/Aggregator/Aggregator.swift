@@ -372,14 +372,20 @@ final class Aggregator: @unchecked Sendable {
     // MARK: Timelines
 
     /// Opens a timeline window: it holds timed recording itself, and every event drained while
-    /// it is open is also copied, up to `limit`.
-    func openTimeline(limit: Int) -> TimelineCapture {
+    /// it is open is also copied, up to `limit` events and `bytes` of a timeline in `format`;
+    /// once a bound is reached the capture is cut and collects nothing more.
+    func openTimeline(limit: Int, bytes: Int = .max, format: Timeline.Format = .perfetto) -> TimelineCapture {
         lock.withLock {
             demand.hold(.timed)
             applyDemand()
             // What the rings held before this point is outside the timeline.
             drain()
-            let capture = TimelineCapture(limit: limit, startTicks: splitAll() ?? clock.now())
+            let capture = TimelineCapture(
+                limit: limit,
+                bytes: bytes,
+                format: format,
+                startTicks: splitAll() ?? clock.now()
+            )
             timelines.append(capture)
             wakeup.signal()
             return capture
@@ -400,7 +406,8 @@ final class Aggregator: @unchecked Sendable {
             endTicks: endTicks,
             nanosPerTick: clock.nanosecondsPerTick(),
             functions: probes.functions(),
-            paths: paths
+            paths: paths,
+            labelSets: labels.all()
         )
     }
 

@@ -10,8 +10,10 @@ import Glibc
 /// - `PPROF_RING_EVENTS=N`: events per thread's ring, a power of two from 1024 (default 131072).
 /// - `PPROF_CLOCK=monotonic`: use CLOCK_MONOTONIC even where the TSC is usable.
 /// - `PPROF_TRACE_OUTPUT=path`: record from the first hook to exit and write the events as a
-///   timeline (Chrome trace event JSON) there (`%p` becomes the process id); at most
-///   `PPROF_TRACE_EVENTS` events (default 1000000), after which the timeline says it was cut.
+///   timeline there (`%p` becomes the process id): Chrome trace event JSON if the path ends in
+///   `.json`, else Perfetto's protobuf trace; at most `PPROF_TRACE_BYTES` bytes of events (default
+///   67108864, 64 MiB), after which the timeline is cut and says so. `PPROF_TRACE_EVENTS=N`
+///   bounds its events as well (no bound by default).
 /// - `PPROF_TRACK_THREADS=1`: keep recording on from the first hook, so that
 ///   `/debug/pprof/threads` can say what every thread is inside (each hook then costs what a
 ///   recorded one does).
@@ -29,14 +31,15 @@ struct Environment {
     var threadLabels = false
     var trackThreads = false
     var traceOutput: String?
-    var traceEvents = 1_000_000
+    var traceEvents = TimelineWindow.defaultLimit
+    var traceBytes = TimelineWindow.defaultBytes
     var nodeLimit = CallTree.defaultNodeLimit
 
     static func read() -> Environment {
         var variables: [String: String] = [:]
         for name in [
             "PPROF_OUTPUT", "PPROF_MODE", "PPROF_RING_EVENTS", "PPROF_CLOCK", "PPROF_THREAD_LABELS",
-            "PPROF_TRACE_OUTPUT", "PPROF_TRACE_EVENTS", "PPROF_TRACK_THREADS", "PPROF_MAX_NODES",
+            "PPROF_TRACE_OUTPUT", "PPROF_TRACE_EVENTS", "PPROF_TRACE_BYTES", "PPROF_TRACK_THREADS", "PPROF_MAX_NODES",
         ] {
             if let value = getenv(name) {
                 variables[name] = String(
@@ -69,7 +72,14 @@ struct Environment {
             if let n = Int(text), n >= 1, n <= 1 << 30 {
                 environment.traceEvents = n
             } else {
-                warn("PPROF_TRACE_EVENTS=\(text) is not a number from 1 to 1073741824; keeping 1000000 events")
+                warn("PPROF_TRACE_EVENTS=\(text) is not a number from 1 to 1073741824; no bound on events")
+            }
+        }
+        if let text = variables["PPROF_TRACE_BYTES"] {
+            if let n = Int(text), n >= 1024, n <= 1 << 40 {
+                environment.traceBytes = n
+            } else {
+                warn("PPROF_TRACE_BYTES=\(text) is not a number from 1024 to 1099511627776; keeping 67108864 bytes")
             }
         }
         if let text = variables["PPROF_MAX_NODES"] {

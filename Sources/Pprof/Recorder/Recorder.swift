@@ -96,7 +96,7 @@ final class Recorder: @unchecked Sendable {
                 exitDump = ExitDump.arm(
                     recorder: self,
                     profile: environment.output.map { ($0, environment.mode) },
-                    timeline: environment.traceOutput.map { ($0, environment.traceEvents) }
+                    timeline: environment.traceOutput.map { ($0, environment.traceEvents, environment.traceBytes) }
                 )
                 exitDump?.installHandlers()
             }
