@@ -20,7 +20,7 @@ enum ModeFlag {
 }
 
 /// The recorder's clock: TSC ticks where the CPU keeps a constant, non-stop counter, else
-/// CLOCK_MONOTONIC nanoseconds. Events keep raw ticks; `nanoseconds(ticks:)` converts them at
+/// CLOCK_MONOTONIC nanoseconds. Events keep raw ticks; a recorder's `ClockBase` converts them at
 /// encode time with a ratio measured against CLOCK_MONOTONIC from start-up to now.
 @usableFromInline
 enum Clock {
