@@ -1,0 +1,108 @@
+#include "CPprofAllocations.h"
+
+#include <sys/mman.h>
+#include <sched.h>
+
+uint8_t CPprof_memoryHooks = 0;
+int64_t CPprof_memoryRate = 0;
+uint64_t CPprof_unscopedAllocObjects = 0;
+uint64_t CPprof_unscopedAllocBytes = 0;
+uint64_t CPprof_samplesTaken = 0;
+uint64_t CPprof_samplesLost = 0;
+
+// The table, mapped on first use (MAP_NORESERVE: pages are touched only as slots are).
+static CPprof_Sample *table = NULL;
+static uint32_t highWater = 0;
+// Slots given back, as a stack under a spin lock: taken only when a block is sampled or a
+// sampled block is freed, never on the common path.
+static uint32_t *freeStack = NULL;
+static uint32_t freeCount = 0;
+static uint8_t lock = 0;
+
+static void acquireLock(void) {
+    while (__atomic_exchange_n(&lock, 1, __ATOMIC_ACQUIRE)) {
+        while (__atomic_load_n(&lock, __ATOMIC_RELAXED)) sched_yield();
+    }
+}
+
+static void releaseLock(void) {
+    __atomic_store_n(&lock, 0, __ATOMIC_RELEASE);
+}
+
+static int mapTable(void) {
+    size_t bytes = (size_t)CPPROF_SAMPLE_SLOTS * sizeof(CPprof_Sample);
+    void *slots = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (slots == MAP_FAILED) return 0;
+    void *stack = mmap(NULL, (size_t)CPPROF_SAMPLE_SLOTS * sizeof(uint32_t), PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (stack == MAP_FAILED) {
+        munmap(slots, bytes);
+        return 0;
+    }
+    freeStack = stack;
+    __atomic_store_n(&table, (CPprof_Sample *)slots, __ATOMIC_RELEASE);
+    return 1;
+}
+
+uint32_t CPprof_sampleAcquire(void) {
+    uint32_t index = UINT32_MAX;
+    acquireLock();
+    if (table != NULL || mapTable()) {
+        if (freeCount > 0) {
+            index = freeStack[--freeCount];
+        } else if (highWater < CPPROF_SAMPLE_SLOTS) {
+            index = highWater;
+            __atomic_store_n(&highWater, highWater + 1, __ATOMIC_RELEASE);
+        }
+    }
+    releaseLock();
+    if (index == UINT32_MAX) __atomic_fetch_add(&CPprof_samplesLost, 1, __ATOMIC_RELAXED);
+    return index;
+}
+
+CPprof_Sample *CPprof_sampleSlot(uint32_t index) {
+    return __atomic_load_n(&table, __ATOMIC_ACQUIRE) + index;
+}
+
+uint32_t CPprof_sampleHighWater(void) {
+    return __atomic_load_n(&highWater, __ATOMIC_ACQUIRE);
+}
+
+void CPprof_samplePublish(uint32_t index) {
+    CPprof_Sample *sample = table + index;
+    uint32_t generation = __atomic_load_n(&sample->flags, __ATOMIC_RELAXED) >> CPPROF_SAMPLE_GENERATION_SHIFT;
+    sample->node = 0;
+    __atomic_store_n(&sample->flags,
+                     (generation << CPPROF_SAMPLE_GENERATION_SHIFT) | CPPROF_SAMPLE_USED | CPPROF_SAMPLE_LIVE,
+                     __ATOMIC_RELEASE);
+    __atomic_fetch_add(&CPprof_samplesTaken, 1, __ATOMIC_RELEASE);
+}
+
+// The slot is neither live nor awaited by the aggregator: the next generation, empty, free.
+static void recycle(uint32_t index) {
+    CPprof_Sample *sample = table + index;
+    uint32_t generation = (__atomic_load_n(&sample->flags, __ATOMIC_RELAXED) >> CPPROF_SAMPLE_GENERATION_SHIFT) + 1;
+    __atomic_store_n(&sample->flags, generation << CPPROF_SAMPLE_GENERATION_SHIFT, __ATOMIC_RELEASE);
+    acquireLock();
+    freeStack[freeCount++] = index;
+    releaseLock();
+}
+
+void CPprof_sampleFreed(uint32_t index) {
+    uint32_t old = __atomic_fetch_and(&table[index].flags, ~(uint32_t)CPPROF_SAMPLE_LIVE, __ATOMIC_ACQ_REL);
+    if (old & CPPROF_SAMPLE_SEEN) recycle(index);
+}
+
+void CPprof_sampleQueued(uint32_t index) {
+    __atomic_fetch_or(&table[index].flags, CPPROF_SAMPLE_QUEUED, __ATOMIC_ACQ_REL);
+}
+
+int CPprof_sampleSeen(uint32_t index, uint32_t node) {
+    table[index].node = node;
+    uint32_t old = __atomic_fetch_or(&table[index].flags, CPPROF_SAMPLE_SEEN, __ATOMIC_ACQ_REL);
+    if (!(old & CPPROF_SAMPLE_LIVE)) {
+        recycle(index);
+        return 0;
+    }
+    return 1;
+}

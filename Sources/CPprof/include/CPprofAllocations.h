@@ -1,0 +1,134 @@
+// What the allocation hooks (the opt-in product PprofMemory, target CPprofMemory) and the
+// recorder share. It lives here, in the recorder's own C shim, so that the recorder reads it
+// whether or not the hooks are linked: without them every value stays 0.
+//
+// - Exact counts: a thread with recorder state counts its allocations in its own ThreadHeader
+//   (the two words at CPPROF_HEADER_ALLOC_OFFSET, written only by that thread), which the hooks
+//   turn into ring records at the next enter or exit, so the aggregator charges them to the
+//   frame that was open. A thread without recorder state adds to two process-wide atomics.
+// - Sampled blocks: a fixed table of slots, one per sampled block still in use (or freed and not
+//   yet seen by the aggregator). The allocating thread fills a slot and publishes it; `free`
+//   clears its LIVE bit; the aggregator finds new slots by a scan when `CPprof_samplesTaken` has
+//   moved, charges each to the frame open at its place in the thread's allocation sequence, and
+//   marks it SEEN. Whoever of `free` and the aggregator comes second gives the slot back.
+#ifndef CPPROF_ALLOCATIONS_H
+#define CPPROF_ALLOCATIONS_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Offsets in a thread's recorder block (the pointer `CPprof_threadState` holds) that the
+/// allocation hooks use; `ThreadHeaderTests` checks them against the Swift layout.
+/// The thread's serial number (uint32).
+#define CPPROF_HEADER_THREAD_ID_OFFSET 8
+/// Two uint64 words: allocations counted on this thread so far, and their requested bytes.
+/// Written by the owning thread with relaxed stores, read by the aggregator with relaxed loads.
+#define CPPROF_HEADER_ALLOC_OFFSET 224
+
+/// What the allocation hooks are doing: 0 not linked, 1 counting (and sampling if the rate
+/// is not 0), 2 linked but standing aside (a sanitizer owns malloc), 3 linked but switched off
+/// (PPROF_MEMORY=0).
+extern uint8_t CPprof_memoryHooks;
+/// The mean bytes between sampled blocks (PPROF_MEMORY_RATE, default 524288); 1 samples every
+/// block, 0 samples none. Set once by the hooks before their first count.
+extern int64_t CPprof_memoryRate;
+
+/// Allocations on threads that had no recorder state at the time, and their bytes (atomics).
+extern uint64_t CPprof_unscopedAllocObjects;
+extern uint64_t CPprof_unscopedAllocBytes;
+
+static inline uint8_t CPprof_getMemoryHooks(void) {
+    return __atomic_load_n(&CPprof_memoryHooks, __ATOMIC_ACQUIRE);
+}
+static inline int64_t CPprof_getMemoryRate(void) {
+    return __atomic_load_n(&CPprof_memoryRate, __ATOMIC_RELAXED);
+}
+static inline uint64_t CPprof_getUnscopedAllocObjects(void) {
+    return __atomic_load_n(&CPprof_unscopedAllocObjects, __ATOMIC_RELAXED);
+}
+static inline uint64_t CPprof_getUnscopedAllocBytes(void) {
+    return __atomic_load_n(&CPprof_unscopedAllocBytes, __ATOMIC_RELAXED);
+}
+
+/// Return addresses kept per sampled block.
+#define CPPROF_SAMPLE_FRAMES 24
+/// The most sampled blocks tracked at once; a sample that finds no slot is counted in
+/// `CPprof_samplesLost` and its block is not tagged.
+#define CPPROF_SAMPLE_SLOTS (1u << 18)
+
+enum {
+    /// The slot holds a sample (set with LIVE when published).
+    CPPROF_SAMPLE_USED = 1u,
+    /// The block is still allocated (cleared by free).
+    CPPROF_SAMPLE_LIVE = 2u,
+    /// The aggregator has queued it (aggregator only).
+    CPPROF_SAMPLE_QUEUED = 4u,
+    /// The aggregator has charged it to a node (aggregator only).
+    CPPROF_SAMPLE_SEEN = 8u,
+    /// The flags' upper 24 bits count the slot's reuses: a reader compares them before and
+    /// after reading the fields.
+    CPPROF_SAMPLE_GENERATION_SHIFT = 8u,
+};
+
+/// One sampled block.
+typedef struct {
+    /// CPPROF_SAMPLE_* bits and the generation (atomic).
+    uint32_t flags;
+    /// The call-tree node it is charged to; written by the aggregator before SEEN.
+    uint32_t node;
+    /// The allocating thread's serial (the header's threadID), 0 if it had no recorder state.
+    uint32_t thread;
+    /// How many of `frames` are filled.
+    uint32_t frameCount;
+    /// The allocating thread's allocation count (the header's first word) counting this block.
+    uint64_t seq;
+    /// The bytes requested.
+    uint64_t size;
+    /// From the start of the underlying block to the pointer returned to the program.
+    uint64_t offset;
+    /// Return addresses, innermost first: the allocating function's call into malloc, then its
+    /// callers' (a frame-pointer walk).
+    void *frames[CPPROF_SAMPLE_FRAMES];
+} CPprof_Sample;
+
+/// Samples taken so far (atomic): the aggregator scans the slots only when this has moved.
+extern uint64_t CPprof_samplesTaken;
+/// Samples that found no free slot.
+extern uint64_t CPprof_samplesLost;
+
+static inline uint64_t CPprof_getSamplesTaken(void) {
+    return __atomic_load_n(&CPprof_samplesTaken, __ATOMIC_ACQUIRE);
+}
+static inline uint64_t CPprof_getSamplesLost(void) {
+    return __atomic_load_n(&CPprof_samplesLost, __ATOMIC_RELAXED);
+}
+
+/// A free slot's index, or UINT32_MAX when all are in use (counted as lost). Never allocates
+/// through malloc (the table is mmap'ed on first use).
+uint32_t CPprof_sampleAcquire(void);
+/// The slot at `index` (below CPprof_sampleHighWater()).
+CPprof_Sample *CPprof_sampleSlot(uint32_t index);
+/// One past the highest slot index ever handed out.
+uint32_t CPprof_sampleHighWater(void);
+/// Publishes a filled slot: USED | LIVE, with a release store; counts it in `samplesTaken`.
+void CPprof_samplePublish(uint32_t index);
+/// The sampled block was freed.
+void CPprof_sampleFreed(uint32_t index);
+/// The aggregator found the slot (QUEUED).
+void CPprof_sampleQueued(uint32_t index);
+/// The aggregator charged the slot to `node`; returns 1 if the block is still live.
+int CPprof_sampleSeen(uint32_t index, uint32_t node);
+/// The slot's flags (acquire).
+static inline uint32_t CPprof_sampleFlags(const CPprof_Sample *sample) {
+    return __atomic_load_n(&sample->flags, __ATOMIC_ACQUIRE);
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
