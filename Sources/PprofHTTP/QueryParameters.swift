@@ -55,6 +55,12 @@ package struct QueryParameters: Sendable {
         return number
     }
 
+    /// A decimal integer parameter within `range`, or nil when absent (checked as `integer`).
+    package func optionalInteger(_ name: String, in range: ClosedRange<Int>) throws -> Int? {
+        guard try value(name) != nil else { return nil }
+        return try integer(name, in: range, default: range.lowerBound)
+    }
+
     /// A parameter that must be one of `allowed`, or `defaultValue` when absent.
     ///
     /// - Throws: `Invalid` when the value is not one of `allowed`, or is repeated.

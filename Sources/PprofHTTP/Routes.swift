@@ -7,7 +7,7 @@ import Pprof
 package struct Routes: Sendable {
     static let prefix = "/debug/pprof/"
     /// Profiles Go programs serve and scrapers ask for by default; we say why they are missing.
-    static let notProduced: Set<String> = ["heap", "allocs", "block", "mutex"]
+    static let notProduced: Set<String> = ["block", "mutex"]
 
     /// The server's settings, clamped already (the endpoints read `maxSeconds`, `token`,
     /// `maxTraceEvents`, `revealCommandLine` and `commandLine`).
@@ -77,7 +77,7 @@ package struct Routes: Sendable {
         }
         guard path.hasPrefix(Self.prefix) else { return .error(.notFound, "not found: \(path.prefix(128))") }
         let name = path.dropFirst(Self.prefix.count)
-        enum Endpoint { case index, profile, trace, threads, cmdline }
+        enum Endpoint { case index, profile, trace, threads, cmdline, heap, allocs }
         let endpoint: Endpoint
         switch name {
         case "": endpoint = .index
@@ -85,6 +85,15 @@ package struct Routes: Sendable {
         case "trace": endpoint = .trace
         case "threads", "goroutine": endpoint = .threads
         case "cmdline": endpoint = .cmdline
+        case "heap", "allocs":
+            guard MemoryProfile.Hooks.current != .notLinked else {
+                return .error(
+                    .notFound,
+                    "\(name): memory profiles need the PprofMemory product linked into the program: "
+                        + ".product(name: \"PprofMemory\", package: \"swift-pprof\")"
+                )
+            }
+            endpoint = name == "heap" ? .heap : .allocs
         case _ where Self.notProduced.contains(String(name)):
             return .error(
                 .notFound,
@@ -110,6 +119,8 @@ package struct Routes: Sendable {
             case .profile: return try await profile(query, wait: wait)
             case .trace: return try await trace(query, wait: wait)
             case .threads: return try Self.threads(query)
+            case .heap: return try await memory(query, defaultSampleType: nil, wait: wait)
+            case .allocs: return try await memory(query, defaultSampleType: "alloc_space", wait: wait)
             case .cmdline:
                 return Self.cmdline(
                     configuration.commandLine ?? CommandLine.arguments,
@@ -137,6 +148,31 @@ package struct Routes: Sendable {
             stop: { $0.stop() },
             wait: wait,
             answer: { recorded in debug == "1" ? .text(.ok, recorded.report()) : .profile(recorded.pprof()) }
+        )
+    }
+
+    /// `heap` and `allocs`, as Go serves them: one profile, cumulative since the program started
+    /// (`seconds=N`: allocations over the next N seconds, in use at their end); `gc` accepted and
+    /// ignored (there is no collector); `debug=1` the text form. `allocs` names `alloc_space`
+    /// the default sample type, `heap` leaves it unset (pprof shows `inuse_space`).
+    private func memory(
+        _ query: QueryParameters,
+        defaultSampleType: String?,
+        wait: @Sendable (Duration) async -> Bool
+    ) async throws -> Response {
+        let seconds = try query.optionalInteger("seconds", in: 1...maxSeconds)
+        _ = try query.choice("gc", of: ["0", "1"], default: "0")
+        let debug = try query.choice("debug", of: ["0", "1"], default: "0")
+        func answer(_ profile: MemoryProfile) -> Response {
+            debug == "1" ? .text(.ok, profile.text()) : .profile(profile.pprof(defaultSampleType: defaultSampleType))
+        }
+        guard let seconds else { return answer(MemoryProfile.now()) }
+        return await recording(
+            seconds: seconds,
+            start: { MemoryProfile.baseline() },
+            stop: { MemoryProfile.since($0) },
+            wait: wait,
+            answer: answer
         )
     }
 

@@ -1,3 +1,4 @@
+import CPprof
 import Testing
 
 @testable import Pprof
@@ -10,12 +11,23 @@ import Testing
         let offsets = [ThreadHeader.headOffset, ThreadHeader.tailOffset, ThreadHeader.countersOffset]
         for offset in offsets { #expect(offset % 64 == 0, "offset \(offset)") }
         // The producer's fields all sit before head's line.
-        #expect(MemoryLayout<ThreadHeader>.offset(of: \ThreadHeader.reserved)! + 8 <= ThreadHeader.headOffset)
+        #expect(MemoryLayout<ThreadHeader>.offset(of: \ThreadHeader.allocObjectsEmitted)! + 8 <= ThreadHeader.headOffset)
         #expect(ThreadHeader.tailOffset >= ThreadHeader.headOffset + 64)
         #expect(ThreadHeader.countersOffset >= ThreadHeader.tailOffset + 64)
-        // closed shares tail's line; the four counters fit in theirs.
+        // closed shares tail's line; the six counters fit in theirs.
         #expect(ThreadHeader.closedOffset + 8 <= ThreadHeader.tailOffset + 64)
         #expect(ThreadState.Counter.allCases.count * 8 <= 64)
+    }
+
+    /// PprofMemory's C hooks write the allocation counts and read the thread's serial at fixed
+    /// offsets: they must be where the Swift layout puts them.
+    @Test func theAllocationHooksOffsetsAreTheLayouts() throws {
+        #expect(Int(CPPROF_HEADER_THREAD_ID_OFFSET) == MemoryLayout<ThreadHeader>.offset(of: \ThreadHeader.threadID)!)
+        let state = try #require(ThreadState.allocate(capacity: 1024, threadID: 7))
+        defer { state.deallocate() }
+        #expect(UnsafeMutableRawPointer(state.counter(.allocObjects)) == state.base + Int(CPPROF_HEADER_ALLOC_OFFSET))
+        #expect(UnsafeMutableRawPointer(state.counter(.allocBytes)) == state.base + Int(CPPROF_HEADER_ALLOC_OFFSET) + 8)
+        #expect(state.base.load(fromByteOffset: Int(CPPROF_HEADER_THREAD_ID_OFFSET), as: UInt32.self) == 7)
     }
 
     @Test func regionsFollowTheHeaderWithoutOverlapping() {

@@ -22,6 +22,8 @@
 #include <x86intrin.h>
 #endif
 
+#include "CPprofAllocations.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif

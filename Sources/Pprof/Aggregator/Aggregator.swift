@@ -94,6 +94,8 @@ final class Aggregator: @unchecked Sendable {
     private var modeFlag = ModeFlag.off
     /// Timeline windows open now: each copies the events drained while it is open.
     private var timelines: [TimelineCapture] = []
+    /// PprofMemory's sampled blocks, handed to folders as they appear.
+    private var sampledBlocks = SampledBlocks()
     private var started = false
 
     init(
@@ -197,6 +199,13 @@ final class Aggregator: @unchecked Sendable {
                 pending.removeAll(keepingCapacity: true)
             }
         }
+        // With sampled blocks to hand out: the heads first, then the table, then the fold up to
+        // those heads, so that every allocations record folded finds its blocks queued.
+        var heads: [Int]? = nil
+        if CPprof_getSamplesTaken() != 0 {
+            heads = folders.map { $0.state?.ring.published().head ?? 0 }
+            sampledBlocks.collect(folders: folders, tree: tree)
+        }
         var index = 0
         while index < folders.count {
             let folder = folders[index]
@@ -205,13 +214,20 @@ final class Aggregator: @unchecked Sendable {
                 continue
             }
             let closed = state.closed.pointee.load(ordering: .acquiring) != 0
-            if folder.drain(into: tree, capture: timelines) != 0 {
+            // A closed ring is drained to its end: nothing is written to it any more.
+            let head = closed ? nil : heads?[index]
+            if folder.drain(into: tree, capture: timelines, upTo: head) != 0 {
                 for window in windows { window.threadsSeen.insert(folder.threadID) }
             }
             if closed {
                 retire(folder, state: state)
                 folders.swapAt(index, folders.count - 1)
                 folders.removeLast()
+                if var moved = heads {
+                    moved.swapAt(index, moved.count - 1)
+                    moved.removeLast()
+                    heads = moved
+                }
             } else {
                 index += 1
             }
@@ -219,6 +235,8 @@ final class Aggregator: @unchecked Sendable {
     }
 
     private func retire(_ folder: ThreadFolder, state: ThreadState) {
+        // What it allocated after its last event, in the frame it ended in.
+        folder.chargePendingSamplesAtThreadExit(tree: tree)
         folder.closeAllAtThreadExit(tree: tree)
         retired = retired + totals(of: folder)
         state.deallocate()
@@ -368,6 +386,116 @@ final class Aggregator: @unchecked Sendable {
             )
         }
     }
+
+    // MARK: Memory (PprofMemory)
+
+    /// Every node's measurements now with what threads without recorder state allocated added
+    /// to `(no scope)`, everything charged first: a memory window's edge. Call with `lock` held.
+    private func memorySnapshot() -> [Measurements] {
+        drain()
+        for folder in folders { folder.chargeAllocationsSinceLastRecord(tree: tree) }
+        let objects = CPprof_getUnscopedAllocObjects()
+        let bytes = CPprof_getUnscopedAllocBytes()
+        if objects != 0 { _ = tree.child(of: 0, probe: ProbeRegistry.noScopeProbe) }
+        var now = tree.snapshot()
+        if objects != 0 {
+            let node = Int(tree.child(of: 0, probe: ProbeRegistry.noScopeProbe))
+            now[node].allocObjects &+= objects
+            now[node].allocBytes &+= bytes
+        }
+        return now
+    }
+
+    /// The start of a memory window (`seconds=N`): where the counts stood.
+    func memoryBaseline() -> Window {
+        lock.withLock {
+            Window(mode: .fprof, startTicks: nil, start: memorySnapshot(), startTotals: currentTotals())
+        }
+    }
+
+    /// The memory profile since `baseline` (nil: since the program started): exact allocations
+    /// per call path over the span, and the sampled blocks in use now, each under its scope's
+    /// node with its native frames as nodes below it, scaled as Go scales them.
+    func memoryProfile(since baseline: Window?) -> MemoryProfile {
+        lock.withLock {
+            _ = memorySnapshot()
+            let rate = Int(CPprof_getMemoryRate())
+            // Each live block under its scope: its native frames (the innermost, up to the
+            // scope's own function) as nodes below the scope's node.
+            var inUse: [Int32: (objects: Double, bytes: Double)] = [:]
+            var names: [UInt: UInt32] = [:]
+            for block in SampledBlocks.live() {
+                var node = block.node > 0 && Int(block.node) < tree.count ? block.node : 0
+                if node == 0 { node = tree.child(of: 0, probe: ProbeRegistry.noScopeProbe) }
+                let scope = probes.function(tree.probe(Int(node)))?.systemName ?? ""
+                var frames: [UInt32] = []
+                for address in block.frames.prefix(Self.nativeFramesKept) {
+                    let probe = names[address] ?? probes.intern(nativeFrame: address)
+                    names[address] = probe
+                    // Up to the scope's own function, or the recorder's frames that run it.
+                    let system = probes.function(probe)?.systemName ?? ""
+                    if system == scope || system.contains("Pprof.Trace.") { break }
+                    frames.append(probe)
+                }
+                for probe in frames.reversed() { node = tree.child(of: node, probe: probe) }
+                // Go's scaleHeapSample: a block of `size` bytes is sampled with probability
+                // 1 - exp(-size/rate).
+                let size = Double(block.size)
+                let scale = rate > 1 && size > 0 ? 1 / (1 - exp(-size / Double(rate))) : 1
+                let sum = inUse[node] ?? (0, 0)
+                inUse[node] = (sum.objects + scale, sum.bytes + size * scale)
+            }
+            var now = memorySnapshot()
+            for (node, value) in inUse {
+                now[Int(node)].inuseObjects = UInt64(value.objects.rounded())
+                now[Int(node)].inuseBytes = UInt64(value.bytes.rounded())
+            }
+            let window = baseline ?? Window(mode: .fprof, startTicks: nil, start: [], startTotals: Totals())
+            let started = baseline?.startWallNanoseconds ?? Self.processStartWallNanoseconds
+            let wallNow = CPprof_wallNanos()
+            var statistics = Profile.Statistics()
+            statistics.callTreeNodes = tree.count
+            statistics.callTreeNodeLimit = tree.nodeLimit
+            statistics.callTreeFull = tree.isFull
+            let paths = ProfileBuilder.build(
+                window: window,
+                tree: tree,
+                now: now,
+                nanosPerTick: clock.nanosecondsPerTick(),
+                durationNanoseconds: wallNow > started ? wallNow &- started : 1,
+                statistics: statistics,
+                functions: probes.functions(),
+                labelSets: labels.all(),
+                memory: true
+            )
+            return MemoryProfile(
+                hooks: .current,
+                rate: rate,
+                startWallNanoseconds: started,
+                durationNanoseconds: wallNow > started ? wallNow &- started : 1,
+                samplesLost: CPprof_getSamplesLost(),
+                paths: paths
+            )
+        }
+    }
+
+    /// Native frames kept below a scope when its own function is not found among them.
+    static let nativeFramesKept = 12
+
+    /// When the process started, from /proc/self/stat's start time (clock ticks since boot)
+    /// and the boot time: what a cumulative memory profile covers.
+    static let processStartWallNanoseconds: UInt64 = {
+        let now = CPprof_wallNanos()
+        guard let stat = readSmallFile("/proc/self/stat"), let close = stat.lastIndex(of: ")") else { return now }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        // Field 22 (starttime) is the 20th after the command's closing parenthesis.
+        guard fields.count > 19, let ticks = UInt64(fields[19]) else { return now }
+        var uptime = timespec()
+        clock_gettime(CLOCK_BOOTTIME, &uptime)
+        let sinceBoot = UInt64(uptime.tv_sec) * 1_000_000_000 + UInt64(uptime.tv_nsec)
+        let started = ticks * 1_000_000_000 / UInt64(sysconf(Int32(_SC_CLK_TCK)))
+        return sinceBoot > started ? now - (sinceBoot - started) : now
+    }()
 
     // MARK: Timelines
 

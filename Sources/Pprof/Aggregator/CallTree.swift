@@ -32,9 +32,20 @@ import Glibc
 /// overflow nodes come from a small reserve beyond the limit; when the reserve is spent, one
 /// `(call tree full)` node under the root takes the rest.
 final class CallTree {
-    /// What a window subtracts: each node's `Measurements` (completed calls along its path, and
-    /// clock ticks in its own frame).
-    typealias Counters = Measurements
+    /// What the fold adds to on every exit: completed calls along the path, and clock ticks in
+    /// its own frame. 16 bytes, so that a large tree's counters stay few cache lines; what is
+    /// measured more rarely (allocations) sits in an array beside it. A snapshot gives both as
+    /// `Measurements`.
+    struct Counters {
+        var calls: UInt64 = 0
+        var wall: UInt64 = 0
+    }
+
+    /// What PprofMemory's hooks counted in a node's own frame: blocks and their bytes.
+    struct Allocations {
+        var objects: UInt64 = 0
+        var bytes: UInt64 = 0
+    }
 
     /// Where a node's child table is in `pool`: `mask + 1` slots from `offset`; `offset` is -1
     /// while the node has inline children only, and -2 where a caller does not know.
@@ -87,6 +98,7 @@ final class CallTree {
     private var pathNodes: [Int32] = [0]
     private var capacity = 1024
     private(set) var counters: UnsafeMutablePointer<Counters>
+    private var allocations: UnsafeMutablePointer<Allocations>
     private var lines: UnsafeMutablePointer<UInt32>
     private var pool: UnsafeMutablePointer<Slot>
     private var poolCount = 0
@@ -102,14 +114,17 @@ final class CallTree {
         self.paths = paths
         self.nodeLimit = nodeLimit
         counters = Self.allocate(Counters.self, capacity)
+        allocations = Self.allocate(Allocations.self, capacity)
         lines = Self.allocate(UInt32.self, capacity * Self.wordsPerNode)
         pool = Self.allocate(Slot.self, poolCapacity)
-        counters[0] = Measurements()
+        counters[0] = Counters()
+        allocations[0] = Allocations()
         initializeLine(0, parent: -1, probe: 0)
     }
 
     deinit {
         Self.deallocate(counters, capacity)
+        Self.deallocate(allocations, capacity)
         Self.deallocate(lines, capacity * Self.wordsPerNode)
         Self.deallocate(pool, poolCapacity)
     }
@@ -132,14 +147,27 @@ final class CallTree {
     func calls(_ node: Int) -> UInt64 { counters[node].calls }
     func own(_ node: Int) -> UInt64 { counters[node].wall }
 
-    /// Every node's counters now, for a window's edge.
-    func snapshot() -> [Counters] {
+    /// Every node's measurements now, for a window's edge.
+    func snapshot() -> [Measurements] {
+        (0..<count).map { node in
+            Measurements(
+                calls: counters[node].calls,
+                wall: counters[node].wall,
+                allocObjects: allocations[node].objects,
+                allocBytes: allocations[node].bytes
+            )
+        }
+    }
+
+    /// The fold's counters now, as one copy (the aggregation benchmark's window edge).
+    func copyCounters() -> [Counters] {
         Array(UnsafeBufferPointer(start: counters, count: count))
     }
 
     /// Bytes this tree holds, for the memory benchmark.
     var bytesAllocated: Int {
-        capacity * (MemoryLayout<Counters>.stride + Self.wordsPerNode * 4) + poolCapacity * MemoryLayout<Slot>.stride
+        capacity * (MemoryLayout<Counters>.stride + MemoryLayout<Allocations>.stride + Self.wordsPerNode * 4)
+            + poolCapacity * MemoryLayout<Slot>.stride
     }
 
     // MARK: Folding
@@ -153,6 +181,12 @@ final class CallTree {
     @inline(__always)
     func addOwn(_ node: Int32, _ ticks: UInt64) {
         counters[Int(node)].wall &+= ticks
+    }
+
+    /// Blocks allocated in `node`'s own frame, and their bytes.
+    func addAllocations(_ node: Int32, objects: UInt64, bytes: UInt64) {
+        allocations[Int(node)].objects &+= objects
+        allocations[Int(node)].bytes &+= bytes
     }
 
     /// The node for `probe` called from `parent`, created on first use.
@@ -314,7 +348,8 @@ final class CallTree {
         if count == capacity { grow() }
         let node = count
         count += 1
-        counters[node] = Measurements()
+        counters[node] = Counters()
+        allocations[node] = Allocations()
         initializeLine(node, parent: parentNode, probe: p)
         let n = Int(line(pi)[Self.childCountWord])
         line(pi)[Self.childCountWord] = UInt32(n + 1)
@@ -387,6 +422,10 @@ final class CallTree {
         newCounters.moveInitialize(from: counters, count: count)
         Self.deallocate(counters, capacity)
         counters = newCounters
+        let newAllocations = Self.allocate(Allocations.self, newCapacity)
+        newAllocations.moveInitialize(from: allocations, count: count)
+        Self.deallocate(allocations, capacity)
+        allocations = newAllocations
         let newLines = Self.allocate(UInt32.self, newCapacity * Self.wordsPerNode)
         newLines.moveInitialize(from: lines, count: count * Self.wordsPerNode)
         Self.deallocate(lines, capacity * Self.wordsPerNode)

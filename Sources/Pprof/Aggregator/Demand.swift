@@ -17,17 +17,22 @@ struct Demand: Equatable {
         case counting
         /// Thread tracking: the threads endpoint's stacks need every hook recorded, timed.
         case tracking
+        /// PprofMemory's exact allocations: the call paths from the program's start, so every
+        /// hook recorded, counted (no clock needed).
+        case memory
     }
 
     private(set) var timed = 0
     private(set) var counting = 0
     private(set) var tracking = 0
+    private(set) var memory = 0
 
     mutating func hold(_ kind: Kind) {
         switch kind {
         case .timed: timed += 1
         case .counting: counting += 1
         case .tracking: tracking += 1
+        case .memory: memory += 1
         }
     }
 
@@ -37,15 +42,16 @@ struct Demand: Equatable {
         case .timed: timed = max(0, timed - 1)
         case .counting: counting = max(0, counting - 1)
         case .tracking: tracking = max(0, tracking - 1)
+        case .memory: memory = max(0, memory - 1)
         }
     }
 
-    var isRecording: Bool { timed + counting + tracking > 0 }
+    var isRecording: Bool { timed + counting + tracking + memory > 0 }
 
     /// The flag the hooks should read: timed while anything needs the clock, counting while only
-    /// cprof windows are open, else off.
+    /// cprof windows or memory profiling hold it, else off.
     func flag(timedMode: UInt8) -> UInt8 {
         if timed > 0 || tracking > 0 { return timedMode }
-        return counting > 0 ? ModeFlag.counting : ModeFlag.off
+        return counting > 0 || memory > 0 ? ModeFlag.counting : ModeFlag.off
     }
 }

@@ -8,7 +8,8 @@ enum ProfileBuilder {
         durationNanoseconds: UInt64,
         statistics: Profile.Statistics,
         functions: [Profile.Function],
-        labelSets labelProbes: [UInt32: [String: String]]
+        labelSets labelProbes: [UInt32: [String: String]],
+        memory: Bool = false
     ) -> Profile {
         let count = now.count
         let start = window.start
@@ -18,7 +19,9 @@ enum ProfileBuilder {
         for i in stride(from: count - 1, through: 1, by: -1) {
             let then = i < start.count ? start[i] : Measurements()
             // Without a clock (cprof) nanosPerTick is 0, and so is every time member.
-            values[i] = (now[i] - then).converted(nanosPerTick: nanosPerTick)
+            let difference = now[i] - then
+            // A call-path window shows calls and time; a memory profile everything.
+            values[i] = (memory ? difference : difference.timing).converted(nanosPerTick: nanosPerTick)
             if !values[i].isZero || keep[i] {
                 keep[i] = true
                 keep[Int(tree.parent(i))] = true

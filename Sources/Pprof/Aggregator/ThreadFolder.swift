@@ -223,7 +223,74 @@ final class ThreadFolder {
             let node = tree.node(forPath: path)
             tree.addCall(node, own: 0)
             if remainder != 0 { tree.addOwn(tree.child(of: node, probe: ProbeRegistry.suspendedProbe), remainder) }
+        case .allocations(let objects, let bytes):
+            chargeAllocations(objects: objects, bytes: bytes, tree: tree)
         }
+    }
+
+    // MARK: Allocations (PprofMemory)
+
+    /// The thread's allocation count and bytes as of the last charge: the records are
+    /// cumulative, so one that was dropped loses no count, only its place.
+    private(set) var allocationsCharged = (objects: UInt64(0), bytes: UInt64(0))
+    /// This thread's sampled blocks not charged to a node yet, by their place in its allocation
+    /// count (`CPprof_Sample.seq`), in order.
+    private var pendingSamples: [(slot: UInt32, seq: UInt64)] = []
+
+    /// The frame allocations are charged to now: the innermost open frame, or `(no scope)`.
+    private func allocationNode(tree: CallTree) -> Int32 {
+        depth > 0 ? frames[depth - 1].node : tree.child(of: 0, probe: ProbeRegistry.noScopeProbe)
+    }
+
+    /// The thread had allocated `objects` blocks of `bytes` in all: what is new since the last
+    /// charge was allocated in the frame open now, and so were the sampled blocks among them.
+    private func chargeAllocations(objects: UInt64, bytes: UInt64, tree: CallTree) {
+        guard objects > allocationsCharged.objects else { return }
+        let node = allocationNode(tree: tree)
+        tree.addAllocations(
+            node,
+            objects: objects &- allocationsCharged.objects,
+            bytes: bytes &- allocationsCharged.bytes
+        )
+        allocationsCharged = (objects, bytes)
+        var charged = 0
+        while charged < pendingSamples.count && pendingSamples[charged].seq <= objects {
+            CPprof_sampleSeen(pendingSamples[charged].slot, UInt32(bitPattern: node))
+            charged += 1
+        }
+        if charged > 0 { pendingSamples.removeFirst(charged) }
+    }
+
+    /// A sampled block of this thread, the `seq`th it allocated, found in the table (in `seq`
+    /// order per thread, which the table's scan does not promise: kept sorted here).
+    func addPendingSample(slot: UInt32, seq: UInt64, tree: CallTree) {
+        if seq <= allocationsCharged.objects {
+            // Its record was folded already (only possible when the scan raced the record):
+            // the frame it was made in is no longer known exactly; the one open now stands in.
+            CPprof_sampleSeen(slot, UInt32(bitPattern: allocationNode(tree: tree)))
+            return
+        }
+        var i = pendingSamples.count
+        while i > 0 && pendingSamples[i - 1].seq > seq { i -= 1 }
+        pendingSamples.insert((slot, seq), at: i)
+    }
+
+    /// Charges what the thread allocated since its last record to the frame open now: for a
+    /// memory profile taken while the thread is inside a scope, and at thread exit. Reads the
+    /// producer's counters (relaxed: a count a moment old is charged at the next record).
+    func chargeAllocationsSinceLastRecord(tree: CallTree) {
+        guard let state else { return }
+        let objects = UInt64(truncatingIfNeeded: state.counter(.allocObjects).pointee.load(ordering: .relaxed))
+        let bytes = UInt64(truncatingIfNeeded: state.counter(.allocBytes).pointee.load(ordering: .relaxed))
+        chargeAllocations(objects: objects, bytes: bytes, tree: tree)
+    }
+
+    /// The thread has ended: its sampled blocks still waiting go to the frame it ended in.
+    func chargePendingSamplesAtThreadExit(tree: CallTree) {
+        chargeAllocationsSinceLastRecord(tree: tree)
+        let node = allocationNode(tree: tree)
+        for sample in pendingSamples { CPprof_sampleSeen(sample.slot, UInt32(bitPattern: node)) }
+        pendingSamples.removeAll()
     }
 
     /// What an event does to the stack and the tree, its time already charged: every case.
@@ -242,11 +309,13 @@ final class ThreadFolder {
         }
     }
 
-    /// Drains the folder's ring into `tree`; returns how many events it folded.
+    /// Drains the folder's ring into `tree` (up to `publishedHead`, a head read before, if
+    /// given); returns how many events it folded.
     @discardableResult
-    func drain(into tree: CallTree, capture: [TimelineCapture] = []) -> Int {
+    func drain(into tree: CallTree, capture: [TimelineCapture] = [], upTo publishedHead: Int? = nil) -> Int {
         guard let ring = state?.ring else { return 0 }
-        let (tail, head) = ring.published()
+        var (tail, head) = ring.published()
+        if let publishedHead { head = publishedHead }
         guard head != tail else { return 0 }
         for timeline in capture {
             timeline.append(thread: threadID, name: name, kernelID: kernelID, EventReader(ring, from: tail, to: head))

@@ -17,6 +17,10 @@ extension ThreadState {
     enum RecordKind: UInt64 {
         case context = 1
         case asyncFrame = 2
+        /// The thread's allocation count and bytes so far (cumulative, from PprofMemory's hooks):
+        /// what was allocated since the previous such record was allocated in the frame open
+        /// before the event that follows.
+        case allocations = 3
     }
 
     /// The context path last written to this thread's ring; `unknownContext` after a context
@@ -64,6 +68,23 @@ extension ThreadState {
         head.pointee.store(h &+ 2, ordering: .releasing)
         if kind == .context { contextPath = path }
         return true
+    }
+
+    /// Writes the thread's allocation counts to the ring before the next event. Cumulative, so
+    /// a dropped record loses nothing but where: the next one carries its allocations.
+    @usableFromInline @inline(never)
+    func pushAllocations(timestamp: UInt64) {
+        let objects = UInt64(counter(.allocObjects).pointee.load(ordering: .relaxed))
+        let bytes = UInt64(counter(.allocBytes).pointee.load(ordering: .relaxed))
+        guard let h = reserve(2, timestamp: timestamp) else {
+            bump(.dropped)
+            if gapPending { limit = head.pointee.load(ordering: .relaxed) }
+            return
+        }
+        events[h & mask] = Event(timestamp: objects, word: Event.recordBits | RecordKind.allocations.rawValue << 32)
+        events[(h &+ 1) & mask] = Event(timestamp: bytes, word: 0)
+        head.pointee.store(h &+ 2, ordering: .releasing)
+        header.pointee.allocObjectsEmitted = objects
     }
 
     /// An outermost sync scope begins once task contexts exist (or this thread's last context

@@ -23,14 +23,28 @@ extension Profile {
     /// The uncompressed `perftools.profiles.Profile` message that `pprof()` gzips: one sample
     /// per node with a non-zero value, through the one `PprofBuilder`.
     package func pprofMessage() -> [UInt8] {
-        let profile = normalizedForOutput
         let sampleTypes = SampleType.of(mode)
         // The default sample type is the last one, also the period type: wall where there is a
         // clock, else calls.
-        let last = sampleTypes[sampleTypes.count - 1]
+        return pprofMessage(sampleTypes: sampleTypes, defaultSampleType: sampleTypes[sampleTypes.count - 1].type)
+    }
+
+    /// The message with `sampleTypes` (the last is the period type unless `periodType` is
+    /// given), one sample per node with a non-zero value among them: the one writer of
+    /// call-path profiles, memory profiles included.
+    package func pprofMessage(
+        sampleTypes: [SampleType],
+        periodType: PprofBuilder.ValueType? = nil,
+        period: Int64 = 1,
+        defaultSampleType: String?,
+        comments: [String]? = nil
+    ) -> [UInt8] {
+        let profile = normalizedForOutput
         var builder = PprofBuilder(
             sampleTypes: sampleTypes.map(\.valueType),
-            defaultSampleType: last.type,
+            periodType: periodType,
+            period: period,
+            defaultSampleType: defaultSampleType,
             timeNanos: Int64(clamping: startWallNanoseconds),
             durationNanos: Int64(clamping: max(durationNanoseconds, 1)),
             capacity: 64 + profile.nodes.count * 24 + profile.functions.count * 48
@@ -69,7 +83,7 @@ extension Profile {
                 builder.addSample(locations: stack, values: values, labels: labels >= 0 ? labelSets[labels] : [])
             }
         }
-        builder.comments = commentLines
+        builder.comments = comments ?? commentLines
         return builder.finish()
     }
 }

@@ -22,6 +22,17 @@ extension Profile {
             ]
         }
 
+        /// Go's memory profile types, in Go's order (`runtime/pprof/protomem.go`): what Parca,
+        /// Alloy and Pyroscope look for by name.
+        package static var memory: [SampleType] {
+            [
+                SampleType(type: "alloc_objects", unit: "count", needsClock: false, value: { $0.allocObjects }),
+                SampleType(type: "alloc_space", unit: "bytes", needsClock: false, value: { $0.allocBytes }),
+                SampleType(type: "inuse_objects", unit: "count", needsClock: false, value: { $0.inuseObjects }),
+                SampleType(type: "inuse_space", unit: "bytes", needsClock: false, value: { $0.inuseBytes }),
+            ]
+        }
+
         /// The sample types of a profile of `mode`.
         package static func of(_ mode: Mode) -> [SampleType] {
             mode == .cprof ? all.filter { !$0.needsClock } : all

@@ -65,6 +65,8 @@ enum Record: Equatable {
     /// An async frame with this path ended: `remainder` ticks of its wall time no nested frame
     /// accounts for; for timelines, its `start` and `wall` time (0 where unknown).
     case asyncFrame(path: UInt32, remainder: UInt64, start: UInt64, wall: UInt64)
+    /// The thread's allocations so far, counted by PprofMemory's hooks, and their bytes.
+    case allocations(objects: UInt64, bytes: UInt64)
 
     /// The record of `header` (an event whose `isRecord` is true) and its payload; nil for a
     /// kind this build does not know.
@@ -74,6 +76,7 @@ enum Record: Equatable {
         case .context: self = .context(path: path)
         case .asyncFrame:
             self = .asyncFrame(path: path, remainder: payload.timestamp, start: header.timestamp, wall: payload.word)
+        case .allocations: self = .allocations(objects: header.timestamp, bytes: payload.timestamp)
         case nil: return nil
         }
     }

@@ -12,6 +12,8 @@ final class ProbeRegistry: @unchecked Sendable {
     static let suspendedProbe: UInt32 = 3
     /// Id 4: call paths the call tree had no room for (`CallTree.nodeLimit`).
     static let treeFullProbe: UInt32 = 4
+    /// Id 5: allocations made outside every recorded scope (PprofMemory).
+    static let noScopeProbe: UInt32 = 5
 
     private struct StaticKey: Hashable {
         var name: UInt
@@ -38,10 +40,12 @@ final class ProbeRegistry: @unchecked Sendable {
             Profile.Function(name: "(entered before recording)", file: "", line: 0),
             Profile.Function(name: "(suspended or unscoped)", file: "", line: 0),
             Profile.Function(name: "(call tree full)", file: "", line: 0),
+            Profile.Function(name: "(no scope)", file: "", line: 0),
         ]
         var literal: [StaticKey: UInt32] = [:]
         var named: [NamedKey: UInt32] = [:]
         var spans: [SpanKey: UInt32] = [:]
+        var native: [UInt: UInt32] = [:]
     }
 
     private let lock = Lock()
@@ -115,6 +119,26 @@ final class ProbeRegistry: @unchecked Sendable {
             table.spans[key] = id
             return id
         }
+    }
+
+    /// A native frame below a scope in a heap profile: the function holding the return address
+    /// `address`, named from its object's symbol table (`NativeFrameName`), at its link-time
+    /// address less one (inside the call).
+    func intern(nativeFrame address: UInt) -> UInt32 {
+        if let id = lock.withLock({ table.native[address] }) { return id }
+        let entry = NativeFrameName.function(returnAddress: address)
+        return lock.withLock {
+            if let id = table.native[address] { return id }
+            let id = UInt32(table.functions.count)
+            table.functions.append(entry)
+            table.native[address] = id
+            return id
+        }
+    }
+
+    /// The probe `id`'s function.
+    func function(_ id: UInt32) -> Profile.Function? {
+        lock.withLock { Int(id) < table.functions.count ? table.functions[Int(id)] : nil }
     }
 
     /// A probe for a label set (`LabelSets`), which is a frame of the tree but not of a profile.

@@ -92,6 +92,8 @@ final class Recorder: @unchecked Sendable {
             // The flag goes from "uninitialised" straight to its real value: were it off for a
             // moment before the whole-run window opened, other threads' hooks would be lost.
             if environment.trackThreads { _ = aggregator.hold(.tracking) }
+            // PprofMemory linked and counting: every call path from now on, for its profiles.
+            if aggregator.ownsModeFlag && CPprof_getMemoryHooks() == 1 { _ = aggregator.hold(.memory) }
             if environment.output != nil || environment.traceOutput != nil {
                 exitDump = ExitDump.arm(
                     recorder: self,

@@ -8,11 +8,13 @@ import Synchronization
 ///  line  what                                                   written by     read by
 ///  ----  -----------------------------------------------------  -------------  ---------------
 ///     0  depth, seq, threadID, gapPending, contextPath, gapLow,  producer       producer
-///        limit, mask, syncStart, syncParentFrame
+///        limit, mask, syncStart, syncParentFrame,
+///        allocObjectsEmitted
 ///     1  head                Atomic<Int> (release)               producer       consumer (acquire)
 ///     2  tail, closed        Atomic<Int> (release)               consumer, exit producer (acquire)
 ///     3  counters: dropped, staleExits, wrongThreadExits,        producer       consumer (relaxed)
-///        enteredBeforeRecording (Atomic<Int> each)
+///        enteredBeforeRecording, allocObjects, allocBytes       (the latter two: PprofMemory's
+///        (Atomic<Int> each)                                     malloc hooks, on this thread)
 /// ```
 ///
 /// `ThreadState` reads the plain fields through a typed pointer and the atomics at the offsets
@@ -40,8 +42,8 @@ struct ThreadHeader {
     @usableFromInline var syncStart: UInt64
     /// The async frame the open outermost sync scope is nested in (retained), or 0.
     @usableFromInline var syncParentFrame: UInt
-    /// Pads the producer's fields to a whole line.
-    @usableFromInline var reserved: UInt64
+    /// The allocation count (`allocObjects`) last written to the ring in an allocations record.
+    @usableFromInline var allocObjectsEmitted: UInt64
     @usableFromInline var headLine: CacheLine
     @usableFromInline var tailLine: CacheLine
     @usableFromInline var countersLine: CacheLine

@@ -158,6 +158,9 @@ struct ThreadState: @unchecked Sendable {
     enum Counter: Int, CaseIterable {
         case dropped = 0
         case staleExits, wrongThreadExits, enteredBeforeRecording
+        /// Allocations on this thread and their requested bytes, counted by PprofMemory's hooks
+        /// (at `CPPROF_HEADER_ALLOC_OFFSET`, which `ThreadHeaderTests` checks).
+        case allocObjects, allocBytes
     }
 
     @inlinable @inline(__always)
@@ -253,6 +256,10 @@ struct ThreadState: @unchecked Sendable {
             word |= Event.unrecordedCallersBit
         }
         openScope(at: d).pointee = UInt64(s) | UInt64(idle) << 32
+        // Allocations since the last event were made in the frame open until now.
+        if _slowPath(UInt64(truncatingIfNeeded: counter(.allocObjects).pointee.load(ordering: .relaxed)) != header.pointee.allocObjectsEmitted) {
+            pushAllocations(timestamp: ts)
+        }
         // The thread's outermost scope, while a task may be running it: hang it in the task's path.
         if _slowPath(d == 1 && (contextPath != 0 || CPprof_getTaskContextsSeen() != 0)) {
             enterFromTask(timestamp: ts)
@@ -277,6 +284,9 @@ struct ThreadState: @unchecked Sendable {
         }
         // Scopes above d that are still open are closed by this exit; the aggregator counts them.
         depth = d &- 1
+        if _slowPath(UInt64(truncatingIfNeeded: counter(.allocObjects).pointee.load(ordering: .relaxed)) != header.pointee.allocObjectsEmitted) {
+            pushAllocations(timestamp: timestamp)
+        }
         if _slowPath(d == 1 && syncParentFrame != 0) { exitToTask(timestamp: timestamp) }
         push(timestamp: timestamp, word: Event.word(probe: token.probe, depth: d, exit: true))
     }
