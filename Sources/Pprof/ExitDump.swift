@@ -4,8 +4,9 @@ import CPprof
 import Glibc
 #endif
 
-/// `PPROF_OUTPUT` and `PPROF_TRACE_OUTPUT`: a profile window and a timeline window open from the
-/// first hook to the end of the process, written to their files when the process exits.
+/// `PPROF_OUTPUT`, `PPROF_TRACE_OUTPUT` and `PPROF_MEMORY_OUTPUT`: a profile window and a timeline
+/// window open from the first hook to the end of the process, and the memory profile since the
+/// program started, written to their files when the process exits.
 ///
 /// What happens, exactly:
 /// - a normal exit (`main` returns, `exit()` is called): an `atexit` handler closes the window,
@@ -29,16 +30,25 @@ final class ExitDump: @unchecked Sendable {
     private let path: String
     private let timeline: TimelineWindow?
     private let timelinePath: String
+    /// Where the memory profile goes; "" for none.
+    private let memoryPath: String
     /// Held while the profile is written: a second caller (exit() while a signal's dump is under
     /// way) waits for the file instead of letting the process end half-way through it.
     private let writing = Lock()
     private var done = false  // guarded by `writing`
 
-    private init(window: ProfileWindow?, path: String, timeline: TimelineWindow?, timelinePath: String) {
+    private init(
+        window: ProfileWindow?,
+        path: String,
+        timeline: TimelineWindow?,
+        timelinePath: String,
+        memoryPath: String
+    ) {
         self.window = window
         self.path = path
         self.timeline = timeline
         self.timelinePath = timelinePath
+        self.memoryPath = memoryPath
     }
 
     /// Opens the whole-run windows on `recorder`. Called once, while the shared recorder starts;
@@ -46,7 +56,8 @@ final class ExitDump: @unchecked Sendable {
     static func arm(
         recorder: Recorder,
         profile: (path: String, mode: Profile.Mode)?,
-        timeline: (path: String, limit: Int, bytes: Int)?
+        timeline: (path: String, limit: Int, bytes: Int)?,
+        memory: String? = nil
     ) -> ExitDump {
         let pid = String(getpid())
         let dump = ExitDump(
@@ -60,7 +71,8 @@ final class ExitDump: @unchecked Sendable {
                     on: recorder.aggregator
                 )
             },
-            timelinePath: timeline?.path.replacingOccurrences(of: "%p", with: pid) ?? ""
+            timelinePath: timeline?.path.replacingOccurrences(of: "%p", with: pid) ?? "",
+            memoryPath: memory?.replacingOccurrences(of: "%p", with: pid) ?? ""
         )
         return dump
     }
@@ -118,6 +130,16 @@ final class ExitDump: @unchecked Sendable {
                     warn("wrote a timeline of \(written.eventCount) events to \(timelinePath)\(cut)")
                 } catch {
                     warn("could not write the timeline: \(error)")
+                }
+            }
+            if !memoryPath.isEmpty {
+                let profile = Recorder.shared.aggregator.memoryProfile(since: nil)
+                do {
+                    try profile.write(to: memoryPath)
+                    let hooks = profile.hooks == .active ? "" : " (allocation hooks \(profile.hooks.rawValue))"
+                    warn("wrote memory profile to \(memoryPath)\(hooks)")
+                } catch {
+                    warn("could not write the memory profile: \(error)")
                 }
             }
             if let window {

@@ -19,6 +19,9 @@ import Glibc
 ///   recorded one does).
 /// - `PPROF_MAX_NODES=N`: the most call paths the call tree keeps, from 64 (default 1048576,
 ///   about 100 MB); new paths beyond it are counted under a `(call tree full)` frame.
+/// - `PPROF_MEMORY_OUTPUT=path`: with PprofMemory linked, write the heap profile there at exit
+///   (`%p` becomes the process id), atomically, as `PPROF_OUTPUT` writes its profile.
+///   (`PPROF_MEMORY_RATE` and `PPROF_MEMORY=0` are read by the hooks themselves.)
 /// - `PPROF_THREAD_LABELS=1`: a `thread` label (the thread's name) on the samples of sync
 ///   scopes. Off by default: in Pyroscope each label value is a series of its own.
 ///
@@ -31,6 +34,7 @@ struct Environment {
     var threadLabels = false
     var trackThreads = false
     var traceOutput: String?
+    var memoryOutput: String?
     var traceEvents = TimelineWindow.defaultLimit
     var traceBytes = TimelineWindow.defaultBytes
     var nodeLimit = CallTree.defaultNodeLimit
@@ -40,6 +44,7 @@ struct Environment {
         for name in [
             "PPROF_OUTPUT", "PPROF_MODE", "PPROF_RING_EVENTS", "PPROF_CLOCK", "PPROF_THREAD_LABELS",
             "PPROF_TRACE_OUTPUT", "PPROF_TRACE_EVENTS", "PPROF_TRACE_BYTES", "PPROF_TRACK_THREADS", "PPROF_MAX_NODES",
+            "PPROF_MEMORY_OUTPUT",
         ] {
             if let value = getenv(name) {
                 variables[name] = String(
@@ -68,6 +73,7 @@ struct Environment {
             warn("PPROF_CLOCK=\(clock) is not tsc or monotonic; choosing by the CPU")
         }
         if let trace = variables["PPROF_TRACE_OUTPUT"], !trace.isEmpty { environment.traceOutput = trace }
+        if let memory = variables["PPROF_MEMORY_OUTPUT"], !memory.isEmpty { environment.memoryOutput = memory }
         if let text = variables["PPROF_TRACE_EVENTS"] {
             if let n = Int(text), n >= 1, n <= 1 << 30 {
                 environment.traceEvents = n

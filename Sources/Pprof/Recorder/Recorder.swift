@@ -94,11 +94,12 @@ final class Recorder: @unchecked Sendable {
             if environment.trackThreads { _ = aggregator.hold(.tracking) }
             // PprofMemory linked and counting: every call path from now on, for its profiles.
             if aggregator.ownsModeFlag && CPprof_getMemoryHooks() == 1 { _ = aggregator.hold(.memory) }
-            if environment.output != nil || environment.traceOutput != nil {
+            if environment.output != nil || environment.traceOutput != nil || environment.memoryOutput != nil {
                 exitDump = ExitDump.arm(
                     recorder: self,
                     profile: environment.output.map { ($0, environment.mode) },
-                    timeline: environment.traceOutput.map { ($0, environment.traceEvents, environment.traceBytes) }
+                    timeline: environment.traceOutput.map { ($0, environment.traceEvents, environment.traceBytes) },
+                    memory: environment.memoryOutput
                 )
                 exitDump?.installHandlers()
             }
