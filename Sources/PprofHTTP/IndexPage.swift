@@ -12,6 +12,7 @@ enum IndexPage {
             ? "on: <code>threads</code> shows every thread's open scopes"
             : "off: <code>threads</code> answers 503 until it is turned on "
                 + "(<code>PPROF_TRACK_THREADS=1</code> or <code>PprofServer(trackThreads: true)</code>)"
+        let memory = MemoryProfile.Hooks.current.rawValue
         return """
             <!DOCTYPE html>
             <html>
@@ -40,12 +41,21 @@ enum IndexPage {
             tracking (<code>PPROF_TRACK_THREADS=1</code> or <code>PprofServer(trackThreads: true)</code>).</td></tr>
             <tr><td><a href="threads?debug=2">threads?debug=2</a></td>
             <td>The full thread dump: every thread, each of its open scopes with how long it has been open.</td></tr>
+            <tr><td><a href="allocs">allocs</a></td>
+            <td>Memory, as Go serves it (needs the <code>PprofMemory</code> product linked: \(memory)):
+            blocks and bytes allocated per call path since the program started, <b>exact</b>
+            (<code>alloc_objects</code>, <code>alloc_space</code>, the default here), and in use now, estimated from
+            sampled blocks with the native functions that called <code>malloc</code> below the scope
+            (<code>inuse_objects</code>, <code>inuse_space</code>). <code>seconds=N</code> gives the allocations of the
+            next N seconds; <code>debug=1</code> a text form.</td></tr>
+            <tr><td><a href="heap">heap</a></td>
+            <td>The same profile with pprof showing <code>inuse_space</code> first, as Go's heap profile does.</td></tr>
             <tr><td><a href="cmdline">cmdline</a></td>
             <td>The command line of this program, arguments separated by NUL bytes; values that look like
             secrets (tokens, passwords, keys, URL credentials) read <code>&lt;redacted&gt;</code> unless the server
             was started with <code>revealCommandLine: true</code>.</td></tr>
             </table>
-            <p>Not produced here (answered 404): heap, allocs, block, mutex. Switch them off in the scraper.</p>
+            <p>Not produced here (answered 404): block, mutex\(MemoryProfile.Hooks.current == .notLinked ? ", and heap and allocs until PprofMemory is linked" : ""). Switch them off in the scraper.</p>
             <h2>Recorder</h2>
             <table>
             <tr><td>thread tracking</td><td>\(tracking)</td></tr>

@@ -37,7 +37,7 @@ func reporting(_ body: () throws -> String) throws {
 struct SampleIndexOption: ParsableArguments {
     @Option(
         name: .customLong("sample-index"),
-        help: "The sample type to show: calls or wall (default: the profile's default, wall where there is a clock)."
+        help: "The sample type to show: calls or wall; alloc_objects, alloc_space, inuse_objects or inuse_space in a memory profile (default: the profile's default)."
     )
     var sampleIndex: String?
 }

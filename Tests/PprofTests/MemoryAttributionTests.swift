@@ -83,7 +83,9 @@ struct MemoryAttributionTests {
         // Go's shape, which pprof-lint's memory rules check too.
         let decoded = try DecodedProfile.decode(profile.pprof(defaultSampleType: "alloc_space"))
         #expect(
-            decoded.sampleTypeNames == ["alloc_objects/count", "alloc_space/bytes", "inuse_objects/count", "inuse_space/bytes"]
+            decoded.sampleTypeNames == [
+                "alloc_objects/count", "alloc_space/bytes", "inuse_objects/count", "inuse_space/bytes",
+            ]
         )
         #expect(decoded.periodTypeName == "space/bytes")
         #expect(decoded.defaultSampleType == "alloc_space")
@@ -127,6 +129,8 @@ struct MemoryAttributionTests {
         CPprof_sampleFreed(slot)
         let freed = MemoryProfile.now()
         #expect(Self.values(freed, ["mem.sampled"]).allocObjects == 1)
-        #expect(freed.paths.nodes.allSatisfy { node in node.values.inuseBytes == 0 || node.function != scoped[0].function })
+        #expect(
+            freed.paths.nodes.allSatisfy { node in node.values.inuseBytes == 0 || node.function != scoped[0].function }
+        )
     }
 }

@@ -11,7 +11,9 @@ import Testing
         let offsets = [ThreadHeader.headOffset, ThreadHeader.tailOffset, ThreadHeader.countersOffset]
         for offset in offsets { #expect(offset % 64 == 0, "offset \(offset)") }
         // The producer's fields all sit before head's line.
-        #expect(MemoryLayout<ThreadHeader>.offset(of: \ThreadHeader.allocObjectsEmitted)! + 8 <= ThreadHeader.headOffset)
+        #expect(
+            MemoryLayout<ThreadHeader>.offset(of: \ThreadHeader.allocObjectsEmitted)! + 8 <= ThreadHeader.headOffset
+        )
         #expect(ThreadHeader.tailOffset >= ThreadHeader.headOffset + 64)
         #expect(ThreadHeader.countersOffset >= ThreadHeader.tailOffset + 64)
         // closed shares tail's line; the six counters fit in theirs.

@@ -171,7 +171,11 @@ public struct MemoryProfile: Sendable {
             }
             rows.append((node.values, path))
         }
-        rows.sort { ($0.values.allocBytes, $0.values.inuseBytes, $0.path) > ($1.values.allocBytes, $1.values.inuseBytes, $1.path) }
+        rows.sort {
+            ($0.values.allocBytes, $0.values.inuseBytes, $0.path) > (
+                $1.values.allocBytes, $1.values.inuseBytes, $1.path
+            )
+        }
         for row in rows {
             let v = row.values
             lines.append("\(v.inuseObjects): \(v.inuseBytes) [\(v.allocObjects): \(v.allocBytes)] @ \(row.path)")

@@ -257,7 +257,7 @@ struct ThreadState: @unchecked Sendable {
         }
         openScope(at: d).pointee = UInt64(s) | UInt64(idle) << 32
         // Allocations since the last event were made in the frame open until now.
-        if _slowPath(UInt64(truncatingIfNeeded: counter(.allocObjects).pointee.load(ordering: .relaxed)) != header.pointee.allocObjectsEmitted) {
+        if _slowPath(allocationsPending) {
             pushAllocations(timestamp: ts)
         }
         // The thread's outermost scope, while a task may be running it: hang it in the task's path.
@@ -284,11 +284,20 @@ struct ThreadState: @unchecked Sendable {
         }
         // Scopes above d that are still open are closed by this exit; the aggregator counts them.
         depth = d &- 1
-        if _slowPath(UInt64(truncatingIfNeeded: counter(.allocObjects).pointee.load(ordering: .relaxed)) != header.pointee.allocObjectsEmitted) {
+        if _slowPath(allocationsPending) {
             pushAllocations(timestamp: timestamp)
         }
         if _slowPath(d == 1 && syncParentFrame != 0) { exitToTask(timestamp: timestamp) }
         push(timestamp: timestamp, word: Event.word(probe: token.probe, depth: d, exit: true))
+    }
+
+    /// Whether PprofMemory's hooks counted allocations on this thread since the last
+    /// allocations record: one load and a compare on every recorded event, false without them.
+    @inlinable var allocationsPending: Bool {
+        @inline(__always) get {
+            UInt64(truncatingIfNeeded: counter(.allocObjects).pointee.load(ordering: .relaxed))
+                != header.pointee.allocObjectsEmitted
+        }
     }
 
     // MARK: Probe cache
