@@ -668,9 +668,11 @@ uint32_t CPprofMemory_sampleSlotOf(const void *p) {
     return sampledSlot(p);
 }
 
-const char *CPprofMemory_symbolName(const void *address) {
+const char *CPprofMemory_symbolName(const void *address, uintptr_t *base) {
     Dl_info info;
+    *base = 0;
     if (dladdr(address, &info) == 0) return NULL;
+    *base = (uintptr_t)info.dli_fbase;
     return info.dli_sname;
 }
 
@@ -686,8 +688,9 @@ uint32_t CPprofMemory_sampleSlotOf(const void *p) {
     return UINT32_MAX;
 }
 
-const char *CPprofMemory_symbolName(const void *address) {
+const char *CPprofMemory_symbolName(const void *address, uintptr_t *base) {
     (void)address;
+    *base = 0;
     return NULL;
 }
 

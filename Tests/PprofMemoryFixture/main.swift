@@ -47,7 +47,9 @@ let sampleEvery = MemoryHooks.rate == 1
 func headerCounts() -> (UInt64, UInt64)? {
     guard let state = CPprof_getThreadState() else { return nil }
     let offset = Int(CPPROF_HEADER_ALLOC_OFFSET)
-    return (state.load(fromByteOffset: offset, as: UInt64.self), state.load(fromByteOffset: offset + 8, as: UInt64.self))
+    return (
+        state.load(fromByteOffset: offset, as: UInt64.self), state.load(fromByteOffset: offset + 8, as: UInt64.self)
+    )
 }
 
 func unscopedCounts() -> (UInt64, UInt64) {
@@ -239,7 +241,10 @@ func modelMode(_ operations: Int) {
     var sampledAllocations = 0
 
     func verify(_ block: Block, _ what: String) {
-        check(Int(bitPattern: block.pointer) % block.alignment == 0, "\(what): \(block.pointer) not \(block.alignment)-aligned")
+        check(
+            Int(bitPattern: block.pointer) % block.alignment == 0,
+            "\(what): \(block.pointer) not \(block.alignment)-aligned"
+        )
         check(malloc_usable_size(block.pointer) >= block.size, "\(what): usable size below \(block.size)")
         if CPprofMemory_sampleSlotOf(block.pointer) != UInt32.max { sampledAllocations += 1 }
     }
@@ -467,9 +472,10 @@ func dlopenMode() {
         check(false, "dlopen libz.so.1 failed")
         return
     }
-    typealias Compress = @convention(c) (
-        UnsafeMutablePointer<UInt8>?, UnsafeMutablePointer<UInt>?, UnsafePointer<UInt8>?, UInt
-    ) -> Int32
+    typealias Compress =
+        @convention(c) (
+            UnsafeMutablePointer<UInt8>?, UnsafeMutablePointer<UInt>?, UnsafePointer<UInt8>?, UInt
+        ) -> Int32
     let compress = unsafeBitCast(dlsym(zlib, "compress"), to: Compress.self)
     let input = [UInt8](repeating: 65, count: 10_000)
     var output = [UInt8](repeating: 0, count: 20_000)
@@ -508,9 +514,58 @@ func callerOfNamedFunction() -> UnsafeMutableRawPointer {
     return p
 }
 
+/// The executable's own functions (its .symtab: Swift functions are not dynamic symbols, so
+/// dladdr does not name them), as (name, start, end) in the file's addresses.
+let executableSymbols: [(String, UInt, UInt)] = {
+    guard let file = fopen("/proc/self/exe", "rb") else { return [] }
+    defer { fclose(file) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 1 << 16)
+    while true {
+        let n = fread(&chunk, 1, chunk.count, file)
+        if n <= 0 { break }
+        bytes += chunk[0..<n]
+    }
+    func word<T: FixedWidthInteger>(_ offset: Int, _: T.Type) -> T {
+        bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: T.self) }
+    }
+    let sections = Int(word(0x28, UInt64.self))
+    let entrySize = Int(word(0x3A, UInt16.self))
+    let count = Int(word(0x3C, UInt16.self))
+    var symbols: [(String, UInt, UInt)] = []
+    for i in 0..<count {
+        let header = sections + i * entrySize
+        guard word(header + 4, UInt32.self) == 2 else { continue }  // SHT_SYMTAB
+        let offset = Int(word(header + 0x18, UInt64.self))
+        let size = Int(word(header + 0x20, UInt64.self))
+        let strings = Int(word(sections + Int(word(header + 0x28, UInt32.self)) * entrySize + 0x18, UInt64.self))
+        for symbol in stride(from: offset, to: offset + size, by: 24) {
+            guard word(symbol + 4, UInt8.self) & 0xF == 2 else { continue }  // STT_FUNC
+            let start = UInt(word(symbol + 8, UInt64.self))
+            let length = UInt(word(symbol + 16, UInt64.self))
+            var end = strings + Int(word(symbol, UInt32.self))
+            let begin = end
+            while bytes[end] != 0 { end += 1 }
+            symbols.append((String(decoding: bytes[begin..<end], as: UTF8.self), start, start + length))
+        }
+    }
+    return symbols
+}()
+
+/// The name of the function holding `address`: the executable's own from its .symtab, else
+/// the dynamic symbol dladdr finds, else "?".
 func symbol(_ address: UnsafeMutableRawPointer?) -> String {
-    guard let name = CPprofMemory_symbolName(address) else { return "?" }
-    return String(cString: name)
+    var base: UInt = 0
+    let name = CPprofMemory_symbolName(address, &base)
+    let fileAddress = UInt(bitPattern: address) &- base
+    // A C function of this executable, to find its load address by.
+    let anchor: @convention(c) () -> UInt8 = CPprofMemory_compiledIn
+    var executableBase: UInt = 0
+    _ = CPprofMemory_symbolName(unsafeBitCast(anchor, to: UnsafeRawPointer.self), &executableBase)
+    if base == executableBase, let own = executableSymbols.first(where: { $0.1 <= fileAddress && fileAddress < $0.2 }) {
+        return own.0
+    }
+    return name.map { String(cString: $0) } ?? "?"
 }
 
 func framesMode() {
@@ -536,7 +591,7 @@ func framesMode() {
         let raw = withUnsafeBytes(of: sample.pointee.frames) { raw in
             (0..<count).map { String(UInt(bitPattern: raw.load(fromByteOffset: $0 * 8, as: Int.self)), radix: 16) }
         }
-        say("frames \(raw)")
+        say("frame addresses \(raw)")
     }
     free(p)
 }

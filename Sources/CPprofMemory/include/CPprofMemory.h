@@ -30,8 +30,9 @@ uint8_t CPprofMemory_compiledIn(void);
 /// freed), or UINT32_MAX if it is not sampled. For tests.
 uint32_t CPprofMemory_sampleSlotOf(const void *p);
 
-/// The name of the dynamic symbol holding `address` (dladdr), or NULL. For tests.
-const char *CPprofMemory_symbolName(const void *address);
+/// The name of the dynamic symbol holding `address` (dladdr), or NULL; `*base` is set to the
+/// load address of the object holding it (0 if none). For tests.
+const char *CPprofMemory_symbolName(const void *address, uintptr_t *base);
 
 #ifdef __cplusplus
 }
