@@ -419,8 +419,8 @@ static inline __attribute__((always_inline)) int maybeSampled(const void *p) {
     return ((uintptr_t)p & PAGE_MASK) != 0 && ((const uint64_t *)p)[-1] == ((uintptr_t)p ^ secret);
 }
 
+// Not gated on active(): a block sampled while the hooks were active stays tagged.
 static __attribute__((noinline)) uint32_t sampledSlot(const void *p) {
-    if (!active()) return UINT32_MAX;
     uint64_t word = ((const uint64_t *)p)[-2];
     if ((word >> 32) != TAG_MAGIC) return UINT32_MAX;
     uint32_t index = (uint32_t)word;
