@@ -664,6 +664,8 @@ __attribute__((constructor(101))) static void start(void) {
 }
 
 uint32_t CPprofMemory_sampleSlotOf(const void *p) {
+    // Standing aside, p is another allocator's: p-8 may be its redzone (ASan reports the read).
+    if (!active()) return UINT32_MAX;
     if (p == NULL || isBootstrap(p) || !maybeSampled(p)) return UINT32_MAX;
     return sampledSlot(p);
 }

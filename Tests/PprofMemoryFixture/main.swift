@@ -286,7 +286,9 @@ func modelMode(_ operations: Int) {
             block = Block(pointer: memalign(alignment, size)!, size: size, alignment: alignment, fill: fillByte)
         case 7:
             let alignment = [16, 128, 1024, 8192][random.below(4)]
-            block = Block(pointer: aligned_alloc(alignment, size)!, size: size, alignment: alignment, fill: fillByte)
+            // C11 wants a size that is a multiple of the alignment (ASan holds to it; glibc does not).
+            let rounded = (size + alignment - 1) / alignment * alignment
+            block = Block(pointer: aligned_alloc(alignment, rounded)!, size: size, alignment: alignment, fill: fillByte)
         case 8:
             let alignment = [8, 32, 2048, 4096][random.below(4)]
             var p: UnsafeMutableRawPointer?
@@ -386,6 +388,11 @@ func threadsMode() {
         )
     }
     for thread in threads { pthread_join(thread, nil) }
+    pthread_barrier_destroy(barrierPointer)
+    defer {
+        blocks.deallocate()
+        counted.deallocate()
+    }
     var objects: UInt64 = 0
     var bytes: UInt64 = 0
     var expectedBytes: UInt64 = 0
