@@ -8,6 +8,8 @@ let package = Package(
         .library(name: "Pprof", targets: ["Pprof"]),
         .library(name: "PprofHTTP", targets: ["PprofHTTP"]),
         .library(name: "PprofTracing", targets: ["PprofTracing"]),
+        // Opt-in: linking it interposes malloc and friends in the executable (see PprofMemory).
+        .library(name: "PprofMemory", targets: ["PprofMemory"]),
         .executable(name: "pprof-demo", targets: ["pprof-demo"]),
         .executable(name: "pprof-report", targets: ["pprof-report"]),
     ],
@@ -34,6 +36,18 @@ let package = Package(
         .target(
             name: "CPprof",
             cSettings: [.define("_GNU_SOURCE")]
+        ),
+        // The malloc-family interposers: a target that defines malloc interposes in every
+        // executable and test bundle that links it, so only PprofMemory depends on it.
+        .target(
+            name: "CPprofMemory",
+            dependencies: ["CPprof"],
+            cSettings: [.define("_GNU_SOURCE"), .define("PPROF_DISABLED", .when(traits: ["PprofDisabled"]))],
+            linkerSettings: [.linkedLibrary("m"), .linkedLibrary("dl")]
+        ),
+        .target(
+            name: "PprofMemory",
+            dependencies: ["CPprofMemory", "Pprof"]
         ),
         // System zlib, for gzip.
         .systemLibrary(
@@ -102,6 +116,14 @@ let package = Package(
             name: "pprof-fixture",
             dependencies: ["Pprof"],
             path: "Tests/PprofFixture"
+        ),
+        // Runs the allocation hooks through known allocations, threads, fork and dlopen, and
+        // prints what a test checks. Not a dependency of any test target: that would link the
+        // hooks into the test bundle (the tests find it beside themselves).
+        .executableTarget(
+            name: "pprof-memory-fixture",
+            dependencies: ["PprofMemory", "Pprof", "CPprof"],
+            path: "Tests/PprofMemoryFixture"
         ),
         // A second module that calls the hooks through their inlinable bodies, as a user's
         // module does: the thread-local pointer must be the same slot in both.

@@ -7,6 +7,7 @@ import PackageDescription
 //
 //   swift package benchmark --target HookCost     # ordo-one/benchmark: wall clock + mallocs
 //   swift run -c release hook-ratios              # the ratios the issue asks for, in one run
+//   swift run -c release MemoryHooks              # the allocation hooks against glibc, in one run
 
 // A path dependency's identity is its folder's name (`swift-pprof` in a usual clone, something
 // else in a CI work tree), so it is read from the parent folder rather than spelled out.
@@ -99,6 +100,23 @@ let package = Package(
                 "CBaseline",
                 "Figures",
                 .product(name: "Pprof", package: pprofPackage),
+            ]
+        ),
+        // The allocation loops of MemoryHooks, in C.
+        .target(
+            name: "CMemoryLoops",
+            dependencies: [.product(name: "PprofMemory", package: pprofPackage)]
+        ),
+        // What the allocation hooks cost against glibc, in one run (links PprofMemory, so it
+        // is not an ordo-one/benchmark target: that one's malloc interposer would collide).
+        .executableTarget(
+            name: "MemoryHooks",
+            dependencies: [
+                "CBaseline",
+                "CMemoryLoops",
+                "Figures",
+                .product(name: "Pprof", package: pprofPackage),
+                .product(name: "PprofMemory", package: pprofPackage),
             ]
         ),
         .executableTarget(

@@ -106,3 +106,15 @@ int CPprof_sampleSeen(uint32_t index, uint32_t node) {
     }
     return 1;
 }
+
+void CPprof_sampleLockForFork(void) {
+    acquireLock();
+}
+
+void CPprof_sampleUnlockAfterFork(void) {
+    releaseLock();
+}
+
+void CPprof_sampleResetAfterFork(void) {
+    __atomic_store_n(&lock, 0, __ATOMIC_RELEASE);
+}

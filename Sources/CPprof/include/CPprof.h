@@ -18,6 +18,9 @@
 #include <time.h>
 #endif
 
+// What the allocation hooks share with the recorder: part of this module for Swift.
+#include "CPprofAllocations.h"
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <x86intrin.h>
 #endif

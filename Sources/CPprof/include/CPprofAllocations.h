@@ -122,6 +122,12 @@ void CPprof_sampleFreed(uint32_t index);
 void CPprof_sampleQueued(uint32_t index);
 /// The aggregator charged the slot to `node`; returns 1 if the block is still live.
 int CPprof_sampleSeen(uint32_t index, uint32_t node);
+/// Around fork (the hooks' pthread_atfork handlers): the parent takes the table's lock before
+/// fork and gives it back after; the child, where the thread that may have held it does not
+/// exist, resets it.
+void CPprof_sampleLockForFork(void);
+void CPprof_sampleUnlockAfterFork(void);
+void CPprof_sampleResetAfterFork(void);
 /// The slot's flags (acquire).
 static inline uint32_t CPprof_sampleFlags(const CPprof_Sample *sample) {
     return __atomic_load_n(&sample->flags, __ATOMIC_ACQUIRE);
