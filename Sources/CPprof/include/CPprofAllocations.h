@@ -44,6 +44,9 @@ extern uint64_t CPprof_unscopedAllocBytes;
 static inline uint8_t CPprof_getMemoryHooks(void) {
     return __atomic_load_n(&CPprof_memoryHooks, __ATOMIC_ACQUIRE);
 }
+static inline void CPprof_setMemoryHooks(uint8_t state) {
+    __atomic_store_n(&CPprof_memoryHooks, state, __ATOMIC_RELEASE);
+}
 static inline int64_t CPprof_getMemoryRate(void) {
     return __atomic_load_n(&CPprof_memoryRate, __ATOMIC_RELAXED);
 }
