@@ -122,7 +122,7 @@ let package = Package(
         // hooks into the test bundle (the tests find it beside themselves).
         .executableTarget(
             name: "pprof-memory-fixture",
-            dependencies: ["PprofMemory", "Pprof", "CPprof"],
+            dependencies: ["PprofMemory", "Pprof", "PprofHTTP", "CPprof"],
             path: "Tests/PprofMemoryFixture"
         ),
         // A second module that calls the hooks through their inlinable bodies, as a user's

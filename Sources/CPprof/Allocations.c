@@ -4,6 +4,7 @@
 #include <sched.h>
 
 uint8_t CPprof_memoryHooks = 0;
+__thread uint8_t CPprof_memoryQuiet __attribute__((tls_model("initial-exec"))) = 0;
 int64_t CPprof_memoryRate = 0;
 uint64_t CPprof_unscopedAllocObjects = 0;
 uint64_t CPprof_unscopedAllocBytes = 0;
@@ -18,6 +19,9 @@ static uint32_t highWater = 0;
 static uint32_t *freeStack = NULL;
 static uint32_t freeCount = 0;
 static uint8_t lock = 0;
+// The published slots not yet taken, as a stack: the top's index plus one, 0 when empty. Pushed
+// with a compare-and-swap, emptied at once by the aggregator's exchange, so no ABA can occur.
+static uint32_t publishedTop = 0;
 
 static void acquireLock(void) {
     while (__atomic_exchange_n(&lock, 1, __ATOMIC_ACQUIRE)) {
@@ -75,6 +79,10 @@ void CPprof_samplePublish(uint32_t index) {
     __atomic_store_n(&sample->flags,
                      (generation << CPPROF_SAMPLE_GENERATION_SHIFT) | CPPROF_SAMPLE_USED | CPPROF_SAMPLE_LIVE,
                      __ATOMIC_RELEASE);
+    uint32_t top = __atomic_load_n(&publishedTop, __ATOMIC_RELAXED);
+    do {
+        sample->nextPublished = top;
+    } while (!__atomic_compare_exchange_n(&publishedTop, &top, index + 1, 1, __ATOMIC_RELEASE, __ATOMIC_RELAXED));
     __atomic_fetch_add(&CPprof_samplesTaken, 1, __ATOMIC_RELEASE);
 }
 
@@ -88,23 +96,36 @@ static void recycle(uint32_t index) {
     releaseLock();
 }
 
+uint32_t CPprof_samplesPublishedTake(void) {
+    return __atomic_exchange_n(&publishedTop, 0, __ATOMIC_ACQUIRE);
+}
+
+// A slot is given back by whichever of `free` and the aggregator's take comes second: a slot
+// still on the published stack must stay where it is until the aggregator has taken it.
 void CPprof_sampleFreed(uint32_t index) {
     uint32_t old = __atomic_fetch_and(&table[index].flags, ~(uint32_t)CPPROF_SAMPLE_LIVE, __ATOMIC_ACQ_REL);
-    if (old & CPPROF_SAMPLE_SEEN) recycle(index);
+    if (old & CPPROF_SAMPLE_QUEUED) recycle(index);
 }
 
-void CPprof_sampleQueued(uint32_t index) {
-    __atomic_fetch_or(&table[index].flags, CPPROF_SAMPLE_QUEUED, __ATOMIC_ACQ_REL);
+uint32_t CPprof_sampleTake(uint32_t index) {
+    uint32_t old = __atomic_fetch_or(&table[index].flags, CPPROF_SAMPLE_QUEUED, __ATOMIC_ACQ_REL);
+    if (!(old & CPPROF_SAMPLE_LIVE)) recycle(index);
+    return old | CPPROF_SAMPLE_QUEUED;
 }
 
-int CPprof_sampleSeen(uint32_t index, uint32_t node) {
-    table[index].node = node;
-    uint32_t old = __atomic_fetch_or(&table[index].flags, CPPROF_SAMPLE_SEEN, __ATOMIC_ACQ_REL);
-    if (!(old & CPPROF_SAMPLE_LIVE)) {
-        recycle(index);
-        return 0;
+int CPprof_sampleSeen(uint32_t index, uint32_t generation, uint32_t node) {
+    CPprof_Sample *sample = table + index;
+    uint32_t flags = __atomic_load_n(&sample->flags, __ATOMIC_ACQUIRE);
+    // A later generation's node may be written meanwhile: harmless, since only SEEN makes a
+    // slot's node count, and only the aggregator (this thread) sets SEEN.
+    sample->node = node;
+    while ((flags >> CPPROF_SAMPLE_GENERATION_SHIFT) == generation && (flags & CPPROF_SAMPLE_LIVE)) {
+        if (__atomic_compare_exchange_n(&sample->flags, &flags, flags | CPPROF_SAMPLE_SEEN, 1, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE)) {
+            return 1;
+        }
     }
-    return 1;
+    return 0;
 }
 
 void CPprof_sampleLockForFork(void) {

@@ -355,7 +355,7 @@ static __attribute__((noinline)) void *sampleAllocate(enum Kind kind, size_t siz
     uintptr_t frame = (uintptr_t)__builtin_frame_address(0);
     if (threadHooks.guard) return forwardKind(kind, size, alignment);
     int64_t rate = __atomic_load_n(&CPprof_memoryRate, __ATOMIC_RELAXED);
-    if (rate <= 0) {
+    if (rate <= 0 || CPprof_memoryQuiet) {
         threadHooks.untilSample = INT64_MAX;
         return forwardKind(kind, size, alignment);
     }

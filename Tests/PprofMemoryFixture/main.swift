@@ -11,6 +11,9 @@
 //   pprof-memory-fixture fork        forks while another thread allocates; the children allocate
 //   pprof-memory-fixture dlopen      a dlopen'ed libz allocates through the hooks
 //   pprof-memory-fixture frames      a block allocated in a named function has it among its frames
+//   pprof-memory-fixture profile P   known allocations in named scopes, their memory profile
+//                                    written to P (see ProfileMode.swift)
+//   pprof-memory-fixture serve       the same served over HTTP until standard input closes
 //
 // When the hooks are not active (a sanitizer build, PPROF_MEMORY=0), each mode prints
 // `standing aside: ...` or `switched off`, runs its workload without checking counts, and exits 0.
@@ -74,20 +77,19 @@ func liveSlots() -> Int {
     return live
 }
 
-/// What the aggregator does for freed samples, for modes that run without one: a freed slot
-/// is seen, so that it is given back (without an aggregator the table would fill at rate 1).
+/// What the aggregator does, for modes that run without one: every published slot is taken
+/// off the stack, so that `free` gives a freed one back (without an aggregator the table would
+/// fill at rate 1), and charged to node 0.
 func recycleFreedSlots() {
-    let high = CPprof_sampleHighWater()
-    var index: UInt32 = 0
-    let used = UInt32(CPPROF_SAMPLE_USED)
-    let done = UInt32(CPPROF_SAMPLE_LIVE | CPPROF_SAMPLE_SEEN)
-    while index < high {
-        let flags = CPprof_sampleFlags(CPprof_sampleSlot(index))
-        if flags & used != 0 && flags & done == 0 {
-            CPprof_sampleQueued(index)
-            _ = CPprof_sampleSeen(index, 0)
+    var next = CPprof_samplesPublishedTake()
+    while next != 0 {
+        let index = next - 1
+        let slot = CPprof_sampleSlot(index)!
+        next = slot.pointee.nextPublished
+        let flags = CPprof_sampleTake(index)
+        if flags & UInt32(CPPROF_SAMPLE_LIVE) != 0 {
+            _ = CPprof_sampleSeen(index, flags >> UInt32(CPPROF_SAMPLE_GENERATION_SHIFT), 0)
         }
-        index += 1
     }
 }
 
@@ -625,6 +627,9 @@ case "churn": churnMode(number ?? 200)
 case "fork": forkMode()
 case "dlopen": dlopenMode()
 case "frames": framesMode()
+case "profile": profileMode(arguments.dropFirst().first ?? "memory.pb.gz")
+case "serve": serveMode()
+case "table": tableMode()
 default:
     say("unknown mode \(mode)")
     exit(2)

@@ -7,10 +7,11 @@
 //   turn into ring records at the next enter or exit, so the aggregator charges them to the
 //   frame that was open. A thread without recorder state adds to two process-wide atomics.
 // - Sampled blocks: a fixed table of slots, one per sampled block still in use (or freed and not
-//   yet seen by the aggregator). The allocating thread fills a slot and publishes it; `free`
-//   clears its LIVE bit; the aggregator finds new slots by a scan when `CPprof_samplesTaken` has
-//   moved, charges each to the frame open at its place in the thread's allocation sequence, and
-//   marks it SEEN. Whoever of `free` and the aggregator comes second gives the slot back.
+//   yet taken by the aggregator). The allocating thread fills a slot and publishes it (a
+//   lock-free stack); `free` clears its LIVE bit; the aggregator takes the published slots,
+//   charges each to the frame open at its place in the thread's allocation sequence, and marks
+//   it SEEN. Whoever of `free` and the aggregator's take comes second gives the slot back, and a
+//   generation in the flags tells a slot given back and reused from the block it held.
 #ifndef CPPROF_ALLOCATIONS_H
 #define CPPROF_ALLOCATIONS_H
 
@@ -36,6 +37,17 @@ extern uint8_t CPprof_memoryHooks;
 /// The mean bytes between sampled blocks (PPROF_MEMORY_RATE, default 524288); 1 samples every
 /// block, 0 samples none. Set once by the hooks before their first count.
 extern int64_t CPprof_memoryRate;
+
+/// Set on the recorder's own aggregator thread: its blocks are counted but never sampled, so
+/// that charging sampled blocks, which allocates, cannot feed itself at a small rate.
+extern __thread uint8_t CPprof_memoryQuiet __attribute__((tls_model("initial-exec")));
+
+static inline void CPprof_setMemoryQuiet(uint8_t quiet) {
+    CPprof_memoryQuiet = quiet;
+}
+static inline uint8_t CPprof_getMemoryQuiet(void) {
+    return CPprof_memoryQuiet;
+}
 
 /// Allocations on threads that had no recorder state at the time, and their bytes (atomics).
 extern uint64_t CPprof_unscopedAllocObjects;
@@ -68,7 +80,7 @@ enum {
     CPPROF_SAMPLE_USED = 1u,
     /// The block is still allocated (cleared by free).
     CPPROF_SAMPLE_LIVE = 2u,
-    /// The aggregator has queued it (aggregator only).
+    /// The aggregator has taken it off the published stack (aggregator only).
     CPPROF_SAMPLE_QUEUED = 4u,
     /// The aggregator has charged it to a node (aggregator only).
     CPPROF_SAMPLE_SEEN = 8u,
@@ -87,6 +99,10 @@ typedef struct {
     uint32_t thread;
     /// How many of `frames` are filled.
     uint32_t frameCount;
+    /// The next slot published before this one and not yet taken by the aggregator, plus one
+    /// (0: none): the published slots are a lock-free stack (`CPprof_samplesPublishedTake`).
+    uint32_t nextPublished;
+    uint32_t reserved;
     /// The allocating thread's allocation count (the header's first word) counting this block.
     uint64_t seq;
     /// The bytes requested.
@@ -113,21 +129,26 @@ static inline uint64_t CPprof_getSamplesLost(void) {
 /// A free slot's index, or UINT32_MAX when all are in use (counted as lost). Never allocates
 /// through malloc (the table is mmap'ed on first use).
 uint32_t CPprof_sampleAcquire(void);
+/// Takes every slot published since the last call: the first one's index plus one (0: none),
+/// the next ones through `nextPublished`. Only the aggregator calls it.
+uint32_t CPprof_samplesPublishedTake(void);
 /// The slot at `index` (below CPprof_sampleHighWater()).
 CPprof_Sample *CPprof_sampleSlot(uint32_t index);
 /// One past the highest slot index ever handed out.
 uint32_t CPprof_sampleHighWater(void);
 /// Publishes a filled slot: USED | LIVE, with a release store; counts it in `samplesTaken`.
 void CPprof_samplePublish(uint32_t index);
-/// The sampled block was freed.
+/// The sampled block was freed: LIVE cleared; the slot is given back unless the aggregator has
+/// not taken it off the published stack yet (it gives it back then).
 void CPprof_sampleFreed(uint32_t index);
-/// The aggregator found the slot (QUEUED).
-void CPprof_sampleQueued(uint32_t index);
-/// The aggregator charged the slot to `node`; returns 1 if the block is still live.
-int CPprof_sampleSeen(uint32_t index, uint32_t node);
-/// Around fork (the hooks' pthread_atfork handlers): the parent takes the table's lock before
-/// fork and gives it back after; the child, where the thread that may have held it does not
-/// exist, resets it.
+/// The aggregator takes a slot it found on the published stack (QUEUED); returns its flags, with
+/// LIVE clear if the block was freed already (the slot is then given back).
+uint32_t CPprof_sampleTake(uint32_t index);
+/// The aggregator charged the slot to `node`; returns 1 if the slot still holds the block of
+/// `generation` (the flags' upper bits when it was taken) and it is live, 0 otherwise.
+int CPprof_sampleSeen(uint32_t index, uint32_t generation, uint32_t node);
+/// Around fork (pthread_atfork, registered by the hooks): the parent holds the table's lock
+/// across the fork, then releases it; the child, whose other threads are gone, resets it.
 void CPprof_sampleLockForFork(void);
 void CPprof_sampleUnlockAfterFork(void);
 void CPprof_sampleResetAfterFork(void);

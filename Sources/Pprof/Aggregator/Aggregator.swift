@@ -163,6 +163,8 @@ final class Aggregator: @unchecked Sendable {
     }
 
     private func run() {
+        // What this thread allocates is counted, never sampled (see CPprof_memoryQuiet).
+        CPprof_setMemoryQuiet(1)
         var schedule = DrainSchedule()
         while true {
             let (recording, fullest) = lock.withLock { () -> (Bool, Double) in
@@ -417,30 +419,52 @@ final class Aggregator: @unchecked Sendable {
     /// per call path over the span, and the sampled blocks in use now, each under its scope's
     /// node with its native frames as nodes below it, scaled as Go scales them.
     func memoryProfile(since baseline: Window?) -> MemoryProfile {
-        lock.withLock {
+        // The blocks made to build it are counted, not sampled: they are gone when it returns,
+        // and sampled here, under the lock the aggregator needs to take samples, they would fill
+        // the table at a small rate.
+        let quiet = CPprof_getMemoryQuiet()
+        CPprof_setMemoryQuiet(1)
+        defer { CPprof_setMemoryQuiet(quiet) }
+        return lock.withLock {
             _ = memorySnapshot()
             let rate = Int(CPprof_getMemoryRate())
             // Each live block under its scope: its native frames (the innermost, up to the
             // scope's own function) as nodes below the scope's node.
             var inUse: [Int32: (objects: Double, bytes: Double)] = [:]
-            var names: [UInt: UInt32] = [:]
-            for block in SampledBlocks.live() {
-                var node = block.node > 0 && Int(block.node) < tree.count ? block.node : 0
+            // Per address: its probe, its function's symbol, and whether it is the recorder's
+            // own frame (`Trace.scope` running the scope's body); per node: its function's.
+            var frameOf: [UInt: (probe: UInt32, system: String, recorder: Bool)] = [:]
+            var scopeSymbol: [Int32: String] = [:]
+            var frames: [UInt32] = []
+            SampledBlocks.forEachLive { blockNode, blockSize, blockFrames in
+                var node = blockNode > 0 && Int(blockNode) < tree.count ? blockNode : 0
                 if node == 0 { node = tree.child(of: 0, probe: ProbeRegistry.noScopeProbe) }
-                let scope = probes.function(tree.probe(Int(node)))?.systemName ?? ""
-                var frames: [UInt32] = []
-                for address in block.frames.prefix(Self.nativeFramesKept) {
-                    let probe = names[address] ?? probes.intern(nativeFrame: address)
-                    names[address] = probe
+                let scope: String
+                if let known = scopeSymbol[node] {
+                    scope = known
+                } else {
+                    scope = probes.function(tree.probe(Int(node)))?.systemName ?? ""
+                    scopeSymbol[node] = scope
+                }
+                frames.removeAll(keepingCapacity: true)
+                for address in blockFrames.prefix(Self.nativeFramesKept) {
+                    let frame: (probe: UInt32, system: String, recorder: Bool)
+                    if let known = frameOf[address] {
+                        frame = known
+                    } else {
+                        let probe = probes.intern(nativeFrame: address)
+                        let system = probes.function(probe)?.systemName ?? ""
+                        frame = (probe, system, system.contains("Pprof.Trace."))
+                        frameOf[address] = frame
+                    }
                     // Up to the scope's own function, or the recorder's frames that run it.
-                    let system = probes.function(probe)?.systemName ?? ""
-                    if system == scope || system.contains("Pprof.Trace.") { break }
-                    frames.append(probe)
+                    if frame.recorder || frame.system == scope { break }
+                    frames.append(frame.probe)
                 }
                 for probe in frames.reversed() { node = tree.child(of: node, probe: probe) }
                 // Go's scaleHeapSample: a block of `size` bytes is sampled with probability
                 // 1 - exp(-size/rate).
-                let size = Double(block.size)
+                let size = Double(blockSize)
                 let scale = rate > 1 && size > 0 ? 1 / (1 - exp(-size / Double(rate))) : 1
                 let sum = inUse[node] ?? (0, 0)
                 inUse[node] = (sum.objects + scale, sum.bytes + size * scale)

@@ -8,63 +8,85 @@ import CPprof
 /// ```swift
 /// var blocks = SampledBlocks()
 /// blocks.collect(folders: folders, tree: tree)   // in every drain, before the rings are folded
-/// let live = SampledBlocks.live()                // for a heap profile
+/// SampledBlocks.forEachLive { node, size, frames in … }   // for a heap profile
 /// ```
 struct SampledBlocks {
+    /// A slot taken off the published stack, and the generation of the block it held then: a
+    /// charge reaches the slot only while it still holds that block.
+    struct Ticket {
+        var index: UInt32
+        var generation: UInt32
+
+        init(index: UInt32, flags: UInt32) {
+            self.index = index
+            generation = flags >> UInt32(CPPROF_SAMPLE_GENERATION_SHIFT)
+        }
+
+        /// Marks the block charged to `node` (SEEN), unless it was freed meanwhile.
+        func charge(to node: Int32) {
+            CPprof_sampleSeen(index, generation, UInt32(bitPattern: node))
+        }
+    }
+
     /// `CPprof_samplesTaken` at the last scan: the table is scanned only when it has moved.
     private var taken: UInt64 = 0
 
-    /// One live sampled block: the node it is charged to, its size, and its return addresses,
-    /// innermost first.
-    struct Block {
-        var node: Int32
-        var size: UInt64
-        var frames: [UInt]
-    }
-
-    /// Finds the blocks published since the last scan. Call it after reading the rings' heads
-    /// and before folding up to them: a block is published before the allocations record that
-    /// covers it, so every record folded then has its blocks queued already.
+    /// Takes the blocks published since the last call (a stack the hooks push onto, so the
+    /// cost is per new block, not per slot). Call it after reading the rings' heads and before
+    /// folding up to them: a block is published before the allocations record that covers it,
+    /// so every record folded then has its blocks queued already.
     mutating func collect(folders: [ThreadFolder], tree: CallTree) {
         let now = CPprof_getSamplesTaken()
         guard now != taken else { return }
         taken = now
-        let used = UInt32(CPPROF_SAMPLE_USED)
-        let handled = UInt32(CPPROF_SAMPLE_QUEUED) | UInt32(CPPROF_SAMPLE_SEEN)
+        var next = CPprof_samplesPublishedTake()
+        guard next != 0 else { return }
         var byThread: [UInt32: ThreadFolder] = [:]
         for folder in folders { byThread[folder.threadID] = folder }
-        for index in 0..<CPprof_sampleHighWater() {
+        var batches: [UInt32: [(ticket: Ticket, seq: UInt64)]] = [:]
+        while next != 0 {
+            let index = next - 1
             guard let slot = CPprof_sampleSlot(index) else { break }
-            let flags = CPprof_sampleFlags(slot)
-            guard flags & used != 0, flags & handled == 0 else { continue }
-            CPprof_sampleQueued(index)
+            // Read before the take: a block already freed gives its slot back there.
+            next = slot.pointee.nextPublished
             let thread = slot.pointee.thread
-            if thread != 0, let folder = byThread[thread] {
-                folder.addPendingSample(slot: index, seq: slot.pointee.seq, tree: tree)
+            let seq = slot.pointee.seq
+            let flags = CPprof_sampleTake(index)
+            guard flags & UInt32(CPPROF_SAMPLE_LIVE) != 0 else { continue }
+            let ticket = Ticket(index: index, flags: flags)
+            if thread != 0, byThread[thread] != nil {
+                batches[thread, default: []].append((ticket, seq))
             } else {
                 // Allocated on a thread without recorder state, or one that has ended.
-                CPprof_sampleSeen(index, UInt32(bitPattern: tree.child(of: 0, probe: ProbeRegistry.noScopeProbe)))
+                ticket.charge(to: tree.child(of: 0, probe: ProbeRegistry.noScopeProbe))
             }
         }
+        for (thread, batch) in batches { byThread[thread]?.addPendingSamples(batch, tree: tree) }
     }
 
-    /// The sampled blocks live now and charged to a node. A slot freed and reused while it is
-    /// read (its generation changed) is left out.
-    static func live() -> [Block] {
+    /// Calls `body` with each sampled block live now and charged to a node: its node, its
+    /// size, and its return addresses (valid only during the call). A slot freed and reused while
+    /// it is read (its generation changed) is left out. Allocates nothing per block.
+    static func forEachLive(_ body: (_ node: Int32, _ size: UInt64, _ frames: UnsafeBufferPointer<UInt>) -> Void) {
         let live = UInt32(CPPROF_SAMPLE_USED) | UInt32(CPPROF_SAMPLE_LIVE) | UInt32(CPPROF_SAMPLE_SEEN)
-        var blocks: [Block] = []
+        var frames = (
+            UInt(0), UInt(0), UInt(0), UInt(0), UInt(0), UInt(0), UInt(0), UInt(0), UInt(0), UInt(0), UInt(0), UInt(0),
+            UInt(0), UInt(0), UInt(0), UInt(0), UInt(0), UInt(0), UInt(0), UInt(0), UInt(0), UInt(0), UInt(0), UInt(0)
+        )
         for index in 0..<CPprof_sampleHighWater() {
             guard let slot = CPprof_sampleSlot(index) else { break }
             let before = CPprof_sampleFlags(slot)
             guard before & live == live else { continue }
-            let sample = slot.pointee
-            let count = min(Int(sample.frameCount), Int(CPPROF_SAMPLE_FRAMES))
-            let frames = withUnsafeBytes(of: sample.frames) { raw in
-                raw.bindMemory(to: UInt.self).prefix(count).map { $0 }
+            let node = Int32(bitPattern: slot.pointee.node)
+            let size = slot.pointee.size
+            let count = min(Int(slot.pointee.frameCount), Int(CPPROF_SAMPLE_FRAMES))
+            withUnsafeMutableBytes(of: &frames) { copy in
+                withUnsafeBytes(of: slot.pointee.frames) { copy.copyMemory(from: $0) }
             }
             guard CPprof_sampleFlags(slot) == before else { continue }
-            blocks.append(Block(node: Int32(bitPattern: sample.node), size: sample.size, frames: frames))
+            withUnsafeBytes(of: frames) { raw in
+                body(node, size, UnsafeBufferPointer(rebasing: raw.bindMemory(to: UInt.self).prefix(count)))
+            }
         }
-        return blocks
     }
 }

@@ -234,8 +234,10 @@ final class ThreadFolder {
     /// cumulative, so one that was dropped loses no count, only its place.
     private(set) var allocationsCharged = (objects: UInt64(0), bytes: UInt64(0))
     /// This thread's sampled blocks not charged to a node yet, by their place in its allocation
-    /// count (`CPprof_Sample.seq`), in order.
-    private var pendingSamples: [(slot: UInt32, seq: UInt64)] = []
+    /// count (`CPprof_Sample.seq`), in order from `pendingStart` on (the charged ones before it
+    /// are dropped in bulk, so that charging is not a shift of the whole queue each time).
+    private var pendingSamples: [(ticket: SampledBlocks.Ticket, seq: UInt64)] = []
+    private var pendingStart = 0
 
     /// The frame allocations are charged to now: the innermost open frame, or `(no scope)`.
     private func allocationNode(tree: CallTree) -> Int32 {
@@ -253,26 +255,38 @@ final class ThreadFolder {
             bytes: bytes &- allocationsCharged.bytes
         )
         allocationsCharged = (objects, bytes)
-        var charged = 0
-        while charged < pendingSamples.count && pendingSamples[charged].seq <= objects {
-            CPprof_sampleSeen(pendingSamples[charged].slot, UInt32(bitPattern: node))
-            charged += 1
+        while pendingStart < pendingSamples.count && pendingSamples[pendingStart].seq <= objects {
+            pendingSamples[pendingStart].ticket.charge(to: node)
+            pendingStart += 1
         }
-        if charged > 0 { pendingSamples.removeFirst(charged) }
+        if pendingStart == pendingSamples.count {
+            pendingSamples.removeAll(keepingCapacity: pendingSamples.count < 4096)
+            pendingStart = 0
+        } else if pendingStart > 1024 && pendingStart * 2 > pendingSamples.count {
+            pendingSamples.removeFirst(pendingStart)
+            pendingStart = 0
+        }
     }
 
-    /// A sampled block of this thread, the `seq`th it allocated, found in the table (in `seq`
-    /// order per thread, which the table's scan does not promise: kept sorted here).
-    func addPendingSample(slot: UInt32, seq: UInt64, tree: CallTree) {
-        if seq <= allocationsCharged.objects {
-            // Its record was folded already (only possible when the scan raced the record):
+    /// Sampled blocks of this thread (its ticket, and its place in the thread's allocation count),
+    /// found in the table in any order: kept in order here.
+    func addPendingSamples(_ samples: [(ticket: SampledBlocks.Ticket, seq: UInt64)], tree: CallTree) {
+        for sample in samples where sample.seq <= allocationsCharged.objects {
+            // Its record was folded already (only possible when the table raced the record):
             // the frame it was made in is no longer known exactly; the one open now stands in.
-            CPprof_sampleSeen(slot, UInt32(bitPattern: allocationNode(tree: tree)))
-            return
+            sample.ticket.charge(to: allocationNode(tree: tree))
         }
-        var i = pendingSamples.count
-        while i > 0 && pendingSamples[i - 1].seq > seq { i -= 1 }
-        pendingSamples.insert((slot, seq), at: i)
+        // The table hands a thread's blocks over newest first (a stack), after those of earlier
+        // drains: reversed, they continue the queue in order, and a sort is needed only if not.
+        let start = pendingSamples.count
+        pendingSamples.append(contentsOf: samples.reversed().lazy.filter { $0.seq > self.allocationsCharged.objects })
+        var ordered = true
+        var i = max(start, pendingStart + 1)
+        while ordered && i < pendingSamples.count {
+            ordered = pendingSamples[i - 1].seq < pendingSamples[i].seq
+            i += 1
+        }
+        if !ordered { pendingSamples[pendingStart...].sort { $0.seq < $1.seq } }
     }
 
     /// Charges what the thread allocated since its last record to the frame open now: for a
@@ -289,8 +303,9 @@ final class ThreadFolder {
     func chargePendingSamplesAtThreadExit(tree: CallTree) {
         chargeAllocationsSinceLastRecord(tree: tree)
         let node = allocationNode(tree: tree)
-        for sample in pendingSamples { CPprof_sampleSeen(sample.slot, UInt32(bitPattern: node)) }
+        for sample in pendingSamples[pendingStart...] { sample.ticket.charge(to: node) }
         pendingSamples.removeAll()
+        pendingStart = 0
     }
 
     /// What an event does to the stack and the tree, its time already charged: every case.

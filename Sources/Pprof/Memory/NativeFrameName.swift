@@ -46,6 +46,22 @@ enum NativeFrameName {
     static func shortName(_ demangled: String) -> String {
         var text = Substring(demangled)
         for modifier in ["static ", "class "] where text.hasPrefix(modifier) { text = text.dropFirst(modifier.count) }
+        // A specialization names its function after its parameters' description: keep the function.
+        for specialization in [
+            "function signature specialization ", "merged function signature specialization ",
+            "generic specialization ", "generic pre-specialization ",
+        ] where text.hasPrefix(specialization) {
+            var depth = 0
+            var index = text.index(text.startIndex, offsetBy: specialization.count)
+            while index < text.endIndex {
+                let c = text[index]
+                if c == "<" { depth += 1 } else if c == ">" { depth -= 1 }
+                index = text.index(after: index)
+                if depth == 0 && text[index...].hasPrefix(" of ") {
+                    return shortName(String(text[text.index(index, offsetBy: 4)...]))
+                }
+            }
+        }
         let thunks = [
             ("partial apply forwarder for ", "partial apply for "),
             ("reabstraction thunk helper from ", "thunk for "),

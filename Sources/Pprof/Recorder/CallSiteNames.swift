@@ -275,24 +275,92 @@ final class SymbolTable: @unchecked Sendable {
             let strings = clamped(shoff + link * shentsize + 24)
             let stringsLength = clamped(shoff + link * shentsize + 32)
             guard strings <= size, stringsLength <= size - strings else { return false }
-            var symbols: [(UInt64, UInt64, Int)] = []
+            // Plain arrays and index loops, no tuples or closures: a debug build's unspecialized
+            // generic code allocates on every element of those, and this runs while a scope is
+            // being entered for the first time.
+            var values: [UInt64] = []
+            var sizes: [UInt64] = []
+            var nameOffsets: [Int] = []
             var entry = offset
             while entry + 24 <= offset + length {
                 let kind = base.load(fromByteOffset: entry + 4, as: UInt8.self) & 0xF
                 let value = u64(entry + 8)
                 let name = u32(entry)
                 if kind == 2 && value != 0 && name < stringsLength {  // STT_FUNC
-                    symbols.append((value, u64(entry + 16), strings + name))
+                    values.append(value)
+                    sizes.append(u64(entry + 16))
+                    nameOffsets.append(strings + name)
                 }
                 entry += 24
             }
-            symbols.sort { $0.0 < $1.0 }
-            starts = symbols.map { $0.0 }
-            ends = symbols.map { $0.0 &+ max($0.1, 1) }
-            names = symbols.map { $0.2 }
+            let count = values.count
+            // Sorted as integers: the address above the symbol's index (link-time addresses are
+            // below 2^44, and an object has fewer than 2^20 functions; else a sort of indices).
+            var order = [UInt64](repeating: 0, count: count)
+            var packed = count < 1 << 20
+            var i = 0
+            while packed && i < count {
+                packed = values[i] < 1 << 44
+                order[i] = values[i] << 20 | UInt64(i)
+                i += 1
+            }
+            if packed {
+                order.withUnsafeMutableBufferPointer { SymbolTable.heapSort($0) }
+                i = 0
+                while i < count {
+                    order[i] &= (1 << 20) - 1
+                    i += 1
+                }
+            } else {
+                var indices = Array(0..<count)
+                indices.sort { values[$0] < values[$1] }
+                i = 0
+                while i < count {
+                    order[i] = UInt64(indices[i])
+                    i += 1
+                }
+            }
+            starts.reserveCapacity(count)
+            ends.reserveCapacity(count)
+            names.reserveCapacity(count)
+            i = 0
+            while i < count {
+                let symbol = Int(order[i])
+                starts.append(values[symbol])
+                ends.append(values[symbol] &+ max(sizes[symbol], 1))
+                names.append(nameOffsets[symbol])
+                i += 1
+            }
             return true
         }
         return false
+    }
+
+    /// Sorts `keys` in place, without the standard library's generic sort, which a debug build
+    /// calls unspecialized (allocating on every element).
+    static func heapSort(_ keys: UnsafeMutableBufferPointer<UInt64>) {
+        func siftDown(_ start: Int, _ end: Int) {
+            var root = start
+            while 2 * root + 1 < end {
+                var child = 2 * root + 1
+                if child + 1 < end && keys[child] < keys[child + 1] { child += 1 }
+                if keys[root] >= keys[child] { return }
+                keys.swapAt(root, child)
+                root = child
+            }
+        }
+        let count = keys.count
+        var start = count / 2 - 1
+        while start >= 0 {
+            siftDown(start, count)
+            start -= 1
+        }
+        var end = count - 1
+        while end > 0 {
+            keys.swapAt(0, end)
+            siftDown(0, end)
+            end -= 1
+        }
     }
 
     /// The function whose range holds `address` (a link-time address).
