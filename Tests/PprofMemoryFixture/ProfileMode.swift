@@ -102,3 +102,59 @@ func tableMode() {
     )
     withExtendedLifetime(kept.instances) {}
 }
+
+/// Resident memory now, in bytes (/proc/self/statm's second field, in pages).
+func residentBytes() -> Int {
+    let fd = open("/proc/self/statm", O_RDONLY)
+    guard fd >= 0 else { return 0 }
+    defer { close(fd) }
+    var buffer = [UInt8](repeating: 0, count: 256)
+    let n = read(fd, &buffer, buffer.count)
+    guard n > 0 else { return 0 }
+    let fields = buffer[..<n].split(separator: UInt8(ascii: " "))
+    guard fields.count >= 2, let pages = Int(String(decoding: fields[1], as: UTF8.self)) else { return 0 }
+    return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+}
+
+/// `scoped-churn N`: N short-lived threads, 8 at a time, each allocating and freeing 50 blocks
+/// (32 to 816 bytes) inside the scope `churn.thread` and exiting: exact counts for the path
+/// across every thread, and resident memory that does not grow with the number of threads.
+func scopedChurnMode(_ count: Int) {
+    Trace.scope("memory.warm") {}
+    let baseline = MemoryProfile.baseline()
+    var resident = 0
+    var done = 0
+    while done < count {
+        let batch = min(8, count - done)
+        var threads: [pthread_t] = []
+        for _ in 0..<batch {
+            threads.append(
+                spawn {
+                    let blocks = UnsafeMutablePointer<UnsafeMutableRawPointer?>.allocate(capacity: 50)
+                    Trace.scope("churn.thread") {
+                        for i in 0..<50 { blocks[i] = malloc(32 + i * 16) }
+                        for i in 0..<50 { free(blocks[i]) }
+                    }
+                    blocks.deallocate()
+                }
+            )
+        }
+        for thread in threads { pthread_join(thread, nil) }
+        done += batch
+        if done == min(1000, count) { resident = residentBytes() }
+    }
+    let profile = MemoryProfile.since(baseline)
+    let path = profile.paths.nodes.indices.filter { index in
+        let node = profile.paths.nodes[index]
+        return node.parent < 0 && profile.paths.functions[Int(node.function)].name == "churn.thread"
+    }
+    let objects = path.reduce(0) { $0 + profile.paths.nodes[$1].values.allocObjects }
+    let bytes = path.reduce(0) { $0 + profile.paths.nodes[$1].values.allocBytes }
+    if active {
+        check(objects == UInt64(count * 50), "churn.thread counted \(objects) blocks, not \(count * 50)")
+        check(bytes == UInt64(count * 21_200), "churn.thread counted \(bytes) bytes, not \(count * 21_200)")
+    }
+    let growth = residentBytes() - resident
+    check(growth < 48 << 20, "resident memory grew by \(growth >> 20) MiB from thread 1000 to \(count)")
+    say("ok scoped churn \(count) threads objects \(objects) bytes \(bytes) resident growth \(max(0, growth) >> 20) MiB")
+}

@@ -95,6 +95,24 @@ import Testing
         try Self.run(["churn", "300"], environment: ["PPROF_MEMORY_RATE": rate], expecting: ["ok churn 300 threads"])
     }
 
+    /// 10 000 threads that each allocate inside a scope and exit (their rings retired, glibc
+    /// freeing after their TLS destructors): the path's counts are exact over all of them, and
+    /// resident memory does not grow with the number of threads.
+    @Test func tenThousandThreadsInAScopeCountExactlyInBoundedMemory() throws {
+        try Self.run(
+            ["scoped-churn", "10000"],
+            environment: ["PPROF_TRACK_THREADS": "0"],
+            expecting: []
+        )
+        .split(separator: "\n")
+        .filter { $0.hasPrefix("ok scoped churn") }
+        .forEach { line in
+            if activeSanitizer == nil {
+                #expect(line.hasPrefix("ok scoped churn 10000 threads objects 500000 bytes 212000000"), "\(line)")
+            }
+        }
+    }
+
     @Test func childrenOfForkAllocate() throws {
         try Self.run(
             ["fork"],
