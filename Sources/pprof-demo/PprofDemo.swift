@@ -2,6 +2,7 @@ import ArgumentParser
 import NIOPosix
 import Pprof
 import PprofHTTP
+import PprofMemory
 
 #if canImport(Glibc)
 import Glibc
@@ -20,7 +21,10 @@ struct PprofDemo: ParsableCommand {
             Trace scope. Built-in clients send it requests over loopback for --duration seconds, \
             while the pprof endpoint serves on --port: try the go tool pprof line it prints. \
             Meanwhile the demo fetches its own profile from that endpoint, writes it to --output \
-            and prints the top of the fprof-style report and the request rate.
+            and prints the top of the fprof-style report and the request rate. It links \
+            PprofMemory: the summary names the call paths that allocated most, \
+            /debug/pprof/allocs and /debug/pprof/heap serve its memory profiles, and \
+            --memory-output writes one at the end.
 
             With --overhead-rounds N it measures instead what an open profile window costs the \
             service: N rounds of a window of --window-seconds and the same time without, \
@@ -37,6 +41,9 @@ struct PprofDemo: ParsableCommand {
 
     @Option(help: "Where to write the profile fetched from the endpoint (gzipped pprof).")
     var output: String = "pprof-demo.pb.gz"
+
+    @Option(help: "Where to write the memory profile at the end (gzipped pprof, Go's heap format); none if not given.")
+    var memoryOutput: String?
 
     @Option(help: "Concurrent keep-alive clients sending requests.")
     var clients: Int = 16
@@ -140,9 +147,44 @@ struct PprofDemo: ParsableCommand {
         )
         print("wrote \(output) (\(mode), \(profile.count) bytes); read it with: go tool pprof -top \(output)")
         print("resident memory: \(Self.residentMegabytes()) MB at most (VmHWM)")
+        try printAllocations(requests: api.served.value)
         print("")
         let lines = String(decoding: report, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
         print(lines.prefix(top).joined(separator: "\n"))
+    }
+
+    /// The hooks' state and the call paths that allocated most since the start, and the memory
+    /// profile written to `--memory-output`.
+    private func printAllocations(requests: Int) throws {
+        let memory = MemoryProfile.now()
+        print("allocation hooks: \(Self.hooksState)")
+        if let memoryOutput {
+            try memory.write(to: memoryOutput)
+            let read = "go tool pprof -top -sample_index=alloc_space \(memoryOutput)"
+            print("wrote \(memoryOutput) (memory: allocations and blocks in use); read it with: \(read)")
+        }
+        guard memory.hooks == .active else { return }
+        let perRequest = { (bytes: UInt64) in requests == 0 ? 0 : Int(bytes) / requests }
+        print(
+            "allocated since the start: \(memory.allocatedObjects) blocks, \(memory.allocatedBytes) bytes "
+                + "(\(perRequest(memory.allocatedBytes)) bytes per request over \(requests) requests); "
+                + "the most, by call path:"
+        )
+        for top in memory.topAllocating(5) {
+            print(
+                "  \(top.path): \(top.objects) objects, \(top.bytes) bytes, \(perRequest(top.bytes)) bytes per request"
+            )
+        }
+    }
+
+    /// What the allocation hooks are doing, in words.
+    private static var hooksState: String {
+        switch MemoryHooks.status {
+        case .active: "active, counting every allocation (one block sampled per \(MemoryHooks.rate) bytes)"
+        case .standingAside(let reason): "standing aside (\(reason)): no allocation counts"
+        case .switchedOff: "switched off (PPROF_MEMORY=0): no allocation counts"
+        case .compiledOut: "compiled out (PprofDisabled): no allocation counts"
+        }
     }
 
     /// The body of a 200 answer; any other is an error naming the status and the server's reason.
