@@ -30,6 +30,10 @@ struct PprofDemo: ParsableCommand {
             service: N rounds of a window of --window-seconds and the same time without, \
             alternating, and prints the request rate with a window open as a share of the rate \
             without.
+
+            With --memory-overhead-rounds N it measures what counting allocations costs: N rounds \
+            of --window-seconds with the allocation hooks counting and as long switched off \
+            (they still forward every call), no profile window in either.
             """
     )
 
@@ -65,7 +69,14 @@ struct PprofDemo: ParsableCommand {
     @Option(help: "Measure the overhead instead: rounds of a window on and off (0: do not).")
     var overheadRounds: Int = 0
 
-    @Option(help: "With --overhead-rounds: the length of each window, and of each time without one.")
+    @Option(
+        help: "Measure what counting allocations costs instead: rounds with the hooks counting and off (0: do not)."
+    )
+    var memoryOverheadRounds: Int = 0
+
+    @Option(
+        help: "With --overhead-rounds or --memory-overhead-rounds: the length of each window, and of each time without."
+    )
     var windowSeconds: Int = 2
 
     func validate() throws {
@@ -75,6 +86,10 @@ struct PprofDemo: ParsableCommand {
         guard (0...256).contains(serverThreads) else { throw ValidationError("--server-threads must be from 0 to 256") }
         guard Profile.Mode(rawValue: mode) != nil else { throw ValidationError("--mode must be fprof, eprof or cprof") }
         guard overheadRounds >= 0 else { throw ValidationError("--overhead-rounds must not be negative") }
+        guard memoryOverheadRounds >= 0 else { throw ValidationError("--memory-overhead-rounds must not be negative") }
+        guard overheadRounds == 0 || memoryOverheadRounds == 0 else {
+            throw ValidationError("--overhead-rounds and --memory-overhead-rounds measure one at a time")
+        }
         guard (1...60).contains(windowSeconds) else { throw ValidationError("--window-seconds must be from 1 to 60") }
     }
 
@@ -107,10 +122,24 @@ struct PprofDemo: ParsableCommand {
         print("try, while it runs: go tool pprof http://127.0.0.1:\(pprofPort)/debug/pprof/profile?seconds=5")
         flush()
 
-        if overheadRounds > 0 {
+        if overheadRounds > 0 || memoryOverheadRounds > 0 {
             let load = try LoadGenerator.start(port: api.port, clients: clients, group: clientGroup)
             defer { load.stop() }
-            try Overhead.measure(rounds: overheadRounds, seconds: windowSeconds, api: api, pprofPort: pprofPort)
+            if overheadRounds > 0 {
+                try Overhead.measureWindow(
+                    rounds: overheadRounds,
+                    seconds: windowSeconds,
+                    api: api,
+                    pprofPort: pprofPort
+                )
+            } else {
+                guard MemoryHooks.status == .active else {
+                    throw DemoFailure(
+                        description: "--memory-overhead-rounds: the allocation hooks are \(Self.hooksState)"
+                    )
+                }
+                try Overhead.measureMemory(rounds: memoryOverheadRounds, seconds: windowSeconds, api: api)
+            }
             return
         }
 
