@@ -79,11 +79,15 @@ let package = Package(
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
             ]
         ),
+        // Links PprofMemory, so its malloc hooks count the demo's allocations: no test target may
+        // depend on it (that would link the hooks into the test bundle); its tests run the
+        // executable that `swift test` builds beside them, as they run pprof-memory-fixture.
         .executableTarget(
             name: "pprof-demo",
             dependencies: [
                 "Pprof",
                 "PprofHTTP",
+                "PprofMemory",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -185,7 +189,6 @@ let package = Package(
                 "Pprof",
                 "PprofTestKit",
                 "PprofTestSupport",
-                "pprof-demo",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

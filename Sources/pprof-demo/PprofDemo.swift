@@ -2,6 +2,7 @@ import ArgumentParser
 import NIOPosix
 import Pprof
 import PprofHTTP
+import PprofMemory
 
 #if canImport(Glibc)
 import Glibc
@@ -20,12 +21,19 @@ struct PprofDemo: ParsableCommand {
             Trace scope. Built-in clients send it requests over loopback for --duration seconds, \
             while the pprof endpoint serves on --port: try the go tool pprof line it prints. \
             Meanwhile the demo fetches its own profile from that endpoint, writes it to --output \
-            and prints the top of the fprof-style report and the request rate.
+            and prints the top of the fprof-style report and the request rate. It links \
+            PprofMemory: the summary names the call paths that allocated most, \
+            /debug/pprof/allocs and /debug/pprof/heap serve its memory profiles, and \
+            --memory-output writes one at the end.
 
             With --overhead-rounds N it measures instead what an open profile window costs the \
             service: N rounds of a window of --window-seconds and the same time without, \
             alternating, and prints the request rate with a window open as a share of the rate \
             without.
+
+            With --memory-overhead-rounds N it measures what counting allocations costs: N rounds \
+            of --window-seconds with the allocation hooks counting and as long switched off \
+            (they still forward every call), no profile window in either.
             """
     )
 
@@ -37,6 +45,9 @@ struct PprofDemo: ParsableCommand {
 
     @Option(help: "Where to write the profile fetched from the endpoint (gzipped pprof).")
     var output: String = "pprof-demo.pb.gz"
+
+    @Option(help: "Where to write the memory profile at the end (gzipped pprof, Go's heap format); none if not given.")
+    var memoryOutput: String?
 
     @Option(help: "Concurrent keep-alive clients sending requests.")
     var clients: Int = 16
@@ -58,7 +69,14 @@ struct PprofDemo: ParsableCommand {
     @Option(help: "Measure the overhead instead: rounds of a window on and off (0: do not).")
     var overheadRounds: Int = 0
 
-    @Option(help: "With --overhead-rounds: the length of each window, and of each time without one.")
+    @Option(
+        help: "Measure what counting allocations costs instead: rounds with the hooks counting and off (0: do not)."
+    )
+    var memoryOverheadRounds: Int = 0
+
+    @Option(
+        help: "With --overhead-rounds or --memory-overhead-rounds: the length of each window, and of each time without."
+    )
     var windowSeconds: Int = 2
 
     func validate() throws {
@@ -68,6 +86,10 @@ struct PprofDemo: ParsableCommand {
         guard (0...256).contains(serverThreads) else { throw ValidationError("--server-threads must be from 0 to 256") }
         guard Profile.Mode(rawValue: mode) != nil else { throw ValidationError("--mode must be fprof, eprof or cprof") }
         guard overheadRounds >= 0 else { throw ValidationError("--overhead-rounds must not be negative") }
+        guard memoryOverheadRounds >= 0 else { throw ValidationError("--memory-overhead-rounds must not be negative") }
+        guard overheadRounds == 0 || memoryOverheadRounds == 0 else {
+            throw ValidationError("--overhead-rounds and --memory-overhead-rounds measure one at a time")
+        }
         guard (1...60).contains(windowSeconds) else { throw ValidationError("--window-seconds must be from 1 to 60") }
     }
 
@@ -100,10 +122,24 @@ struct PprofDemo: ParsableCommand {
         print("try, while it runs: go tool pprof http://127.0.0.1:\(pprofPort)/debug/pprof/profile?seconds=5")
         flush()
 
-        if overheadRounds > 0 {
+        if overheadRounds > 0 || memoryOverheadRounds > 0 {
             let load = try LoadGenerator.start(port: api.port, clients: clients, group: clientGroup)
             defer { load.stop() }
-            try Overhead.measure(rounds: overheadRounds, seconds: windowSeconds, api: api, pprofPort: pprofPort)
+            if overheadRounds > 0 {
+                try Overhead.measureWindow(
+                    rounds: overheadRounds,
+                    seconds: windowSeconds,
+                    api: api,
+                    pprofPort: pprofPort
+                )
+            } else {
+                guard MemoryHooks.status == .active else {
+                    throw DemoFailure(
+                        description: "--memory-overhead-rounds: the allocation hooks are \(Self.hooksState)"
+                    )
+                }
+                try Overhead.measureMemory(rounds: memoryOverheadRounds, seconds: windowSeconds, api: api)
+            }
             return
         }
 
@@ -140,9 +176,44 @@ struct PprofDemo: ParsableCommand {
         )
         print("wrote \(output) (\(mode), \(profile.count) bytes); read it with: go tool pprof -top \(output)")
         print("resident memory: \(Self.residentMegabytes()) MB at most (VmHWM)")
+        try printAllocations(requests: api.served.value)
         print("")
         let lines = String(decoding: report, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
         print(lines.prefix(top).joined(separator: "\n"))
+    }
+
+    /// The hooks' state and the call paths that allocated most since the start, and the memory
+    /// profile written to `--memory-output`.
+    private func printAllocations(requests: Int) throws {
+        let memory = MemoryProfile.now()
+        print("allocation hooks: \(Self.hooksState)")
+        if let memoryOutput {
+            try memory.write(to: memoryOutput)
+            let read = "go tool pprof -top -sample_index=alloc_space \(memoryOutput)"
+            print("wrote \(memoryOutput) (memory: allocations and blocks in use); read it with: \(read)")
+        }
+        guard memory.hooks == .active else { return }
+        let perRequest = { (bytes: UInt64) in requests == 0 ? 0 : Int(bytes) / requests }
+        print(
+            "allocated since the start: \(memory.allocatedObjects) blocks, \(memory.allocatedBytes) bytes "
+                + "(\(perRequest(memory.allocatedBytes)) bytes per request over \(requests) requests); "
+                + "the most, by call path:"
+        )
+        for top in memory.topAllocating(5) {
+            print(
+                "  \(top.path): \(top.objects) objects, \(top.bytes) bytes, \(perRequest(top.bytes)) bytes per request"
+            )
+        }
+    }
+
+    /// What the allocation hooks are doing, in words.
+    private static var hooksState: String {
+        switch MemoryHooks.status {
+        case .active: "active, counting every allocation (one block sampled per \(MemoryHooks.rate) bytes)"
+        case .standingAside(let reason): "standing aside (\(reason)): no allocation counts"
+        case .switchedOff: "switched off (PPROF_MEMORY=0): no allocation counts"
+        case .compiledOut: "compiled out (PprofDisabled): no allocation counts"
+        }
     }
 
     /// The body of a 200 answer; any other is an error naming the status and the server's reason.

@@ -7,13 +7,20 @@ import Testing
 /// The main job end to end: `pprof-demo` as a child process serves its API under load, fetches
 /// its own profile over HTTP, writes it, and exits 0; the profile holds the demo's call paths
 /// in the proportions its code fixes, up to the
-/// requests straddling the window's edges.
+/// requests straddling the window's edges. It links PprofMemory, so its summary names the call
+/// paths that allocated most and `--memory-output` writes a memory profile; this bundle does not
+/// link it (no test target depends on pprof-demo: that would interpose malloc in every test), so
+/// the demo is found beside the bundle, where `swift test` builds it.
 /// Exclusive with the other suites that load the machine: the demo keeps both cores busy, and the
 /// timing bounds of the HTTP suites would compete with it (under the thread sanitizer above all).
 @Suite(.serialized, .recorderExclusive) struct DemoTests {
     static func run(_ arguments: [String]) throws -> ChildProcess.Run {
         let demo = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(
             "pprof-demo"
+        )
+        try #require(
+            FileManager.default.isExecutableFile(atPath: demo.path),
+            "\(demo.path) is missing: `swift build` builds it (no test target depends on it)"
         )
         return try ChildProcess.run(demo.path, arguments)
     }
@@ -23,8 +30,14 @@ import Testing
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let output = dir.appendingPathComponent("demo.pb.gz").path
+        let memoryOutput = dir.appendingPathComponent("memory.pb.gz").path
 
-        let run = try Self.run(["--duration", "2", "--port", "0", "--clients", "4", "--output", output, "--top", "12"])
+        let run = try Self.run(
+            // 20 lines: the report's `* serve` line is its 12th, or later when the header has a
+            // line more ("entered before recording: 2 exits", a window opened mid-request).
+            ["--duration", "2", "--port", "0", "--clients", "4", "--output", output, "--top", "20"]
+                + ["--memory-output", memoryOutput]
+        )
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stdout.contains("go tool pprof http://127.0.0.1:"))
         #expect(run.stdout.contains("  1 s: ") && run.stdout.contains("  2 s: "))
@@ -76,6 +89,49 @@ import Testing
         #expect(routes(of: "store.insert") == ["/users"])
         #expect(routes(of: "store.search") == ["/search"])
         #expect(routes(of: "parse") == ["none"])
+
+        try Self.expectMemory(in: run.stdout, profile: memoryOutput)
+    }
+
+    static let scopes: Set = [
+        "serve", "handle", "parse", "validate", "store.lookup", "store.insert", "store.search", "render", "write",
+    ]
+
+    /// The summary's allocation lines, and the memory profile `--memory-output` wrote: Go's four
+    /// sample types, and the demo's own scopes allocating; under a sanitizer, which owns malloc,
+    /// the hooks stand aside and the summary says so instead.
+    static func expectMemory(in stdout: String, profile path: String) throws {
+        let profile = try DecodedProfile.decode(Array(try Data(contentsOf: URL(fileURLWithPath: path))))
+        #expect(profile.violations() == [])
+        #expect(
+            profile.sampleTypeNames == [
+                "alloc_objects/count", "alloc_space/bytes", "inuse_objects/count", "inuse_space/bytes",
+            ]
+        )
+        if let sanitizer = activeSanitizer {
+            #expect(
+                stdout.contains("allocation hooks: standing aside (the \(sanitizer) sanitizer owns malloc)"),
+                "\(stdout)"
+            )
+            return
+        }
+        #expect(stdout.contains("allocation hooks: active, counting every allocation"), "\(stdout)")
+        // "  serve > handle > render: 21034 objects, 2310528 bytes, 187 bytes per request"
+        let top = stdout.split(separator: "\n").compactMap { line -> (scope: String, objects: Int, bytes: Int)? in
+            guard line.hasPrefix("  "), line.hasSuffix(" bytes per request"),
+                let colon = line.range(of: ": ", options: .backwards)
+            else { return nil }
+            let numbers = line[colon.upperBound...].split(separator: " ").compactMap { Int($0) }
+            let scope = line[..<colon.lowerBound].components(separatedBy: " > ").last ?? ""
+            return numbers.count == 3 ? (scope, numbers[0], numbers[1]) : nil
+        }
+        #expect(top.count >= 1 && top.count <= 5, "\(stdout)")
+        #expect(top.contains { scopes.contains($0.scope) && $0.objects > 0 && $0.bytes > 0 }, "\(stdout)")
+        // The profile counts the demo's scopes too (every sample of a call path is its own).
+        let allocating = profile.stacks.filter {
+            $0.frames.first == "serve" && scopes.contains($0.frames.last ?? "") && $0.values[0] > 0
+        }
+        #expect(!allocating.isEmpty, "no scope of the demo allocated: \(profile.stacks.prefix(10))")
     }
 
     @Test func aPortInUseIsAnErrorInPlainWords() async throws {
