@@ -119,6 +119,17 @@ let package = Package(
                 .product(name: "PprofMemory", package: pprofPackage),
             ]
         ),
+        // The same allocation loops without PprofMemory and with it: memory-ab.sh.
+        .target(name: "ClassLoopCore"),
+        .executableTarget(name: "alloc-loops", dependencies: ["ClassLoopCore"]),
+        .executableTarget(
+            name: "alloc-loops-hooked",
+            dependencies: [
+                "ClassLoopCore",
+                .product(name: "Pprof", package: pprofPackage),
+                .product(name: "PprofMemory", package: pprofPackage),
+            ]
+        ),
         .executableTarget(
             name: "hook-ratios",
             dependencies: [

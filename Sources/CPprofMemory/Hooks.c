@@ -618,6 +618,13 @@ INTERPOSER size_t malloc_usable_size(void *p) {
 
 // MARK: Start
 
+// A static executable (`-static-executable`) has no next malloc to forward to: this reference
+// makes its link take glibc's malloc.o from libc.a, whose strong definitions of the whole family
+// then win over our weak ones, so the hooks are never called and stand aside (the constructor
+// sees that `malloc` is not ours). In a dynamic link it binds to libc.so.6's export, unused.
+extern void *__libc_malloc(size_t);
+__attribute__((used)) static void *(*const staticLinkAnchor)(size_t) = __libc_malloc;
+
 // Our own definitions, by address: `malloc` in this file names whichever definition won the
 // link (a sanitizer's strong one, if any), so compare with a local alias of ours instead.
 static void *ownMalloc(size_t size) __attribute__((alias("malloc")));
@@ -643,7 +650,6 @@ __attribute__((constructor(101))) static void start(void) {
     if (getrandom(&random, sizeof(random), GRND_NONBLOCK) != sizeof(random)) random = 0;
     secret = mix(random ^ CPprof_rdtsc() ^ (uintptr_t)&random) | 1;
     __atomic_store_n(&CPprof_memoryRate, parseRate(getenv("PPROF_MEMORY_RATE"), 524288), __ATOMIC_RELAXED);
-    (void)load_nextMallocFunction();  // resolve now, before anything is counted
     const char *switch_ = getenv("PPROF_MEMORY");
     uint8_t hooks = 1;
     void *everywhere = RTLD_DEFAULT;
@@ -659,6 +665,9 @@ __attribute__((constructor(101))) static void start(void) {
         hooks = 2;
         CPprofMemory_standAsideReason = 3;
     }
+    // Our definitions are the process's: resolve the next ones now, before anything is counted
+    // (where another allocator won the link, ours are never called and there may be none).
+    if (hooks != 2) (void)load_nextMallocFunction();
     if (hooks == 1) pthread_atfork(forkPrepare, forkParent, forkChild);
     __atomic_store_n(&CPprof_memoryHooks, hooks, __ATOMIC_RELEASE);
 }
