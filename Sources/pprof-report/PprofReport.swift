@@ -37,7 +37,10 @@ func reporting(_ body: () throws -> String) throws {
 struct SampleIndexOption: ParsableArguments {
     @Option(
         name: .customLong("sample-index"),
-        help: "The sample type to show: calls or wall; alloc_objects, alloc_space, inuse_objects or inuse_space in a memory profile (default: the profile's default)."
+        help: """
+            The sample type to show: calls or wall; alloc_objects, alloc_space, inuse_objects or \
+            inuse_space in a memory profile (default: the profile's default).
+            """
     )
     var sampleIndex: String?
 }

@@ -61,7 +61,9 @@ import Testing
             #expect(text.status == 200)
             #expect(text.text.contains("heap profile:"), "\(text.text)")
             if activeSanitizer == nil { #expect(text.text.contains("memory.instances"), "\(text.text)") }
-            for (query, reason) in [("seconds=0", "seconds must be"), ("gc=2", "gc must be"), ("debug=3", "debug must be")] {
+            for (query, reason) in [
+                ("seconds=0", "seconds must be"), ("gc=2", "gc must be"), ("debug=3", "debug must be"),
+            ] {
                 let bad = try await HTTPClient.get(port, "/debug/pprof/allocs?\(query)")
                 #expect(bad.status == 400, "\(query)")
                 #expect(bad.text.contains(reason), "\(query): \(bad.text)")

@@ -156,5 +156,7 @@ func scopedChurnMode(_ count: Int) {
     }
     let growth = residentBytes() - resident
     check(growth < 48 << 20, "resident memory grew by \(growth >> 20) MiB from thread 1000 to \(count)")
-    say("ok scoped churn \(count) threads objects \(objects) bytes \(bytes) resident growth \(max(0, growth) >> 20) MiB")
+    say(
+        "ok scoped churn \(count) threads objects \(objects) bytes \(bytes) resident growth \(max(0, growth) >> 20) MiB"
+    )
 }

@@ -167,13 +167,14 @@ func namedLoop(_ n: Int, _ name: String) {
 let runtimeName = "bench \(CommandLine.arguments.count)"
 
 enum Loop: String, CaseIterable {
-    case empty, rdtsc, recorded, sustained, idle, idleScope, deferred, scope, unnamedScope, named
+    case empty, rdtsc, recorded, counted, sustained, idle, idleScope, deferred, scope, unnamedScope, named
 
     var title: String {
         switch self {
         case .empty: "empty loop"
         case .rdtsc: "rdtsc pair (C shim)"
         case .recorded: "recorded pair"
+        case .counted: "counted pair (cprof)"
         case .sustained: "recorded, sustained"
         case .idle: "idle pair"
         case .idleScope: "idle scope"
@@ -199,7 +200,7 @@ enum Loop: String, CaseIterable {
         switch self {
         case .empty: emptyLoop(n)
         case .rdtsc: rdtscLoop(n)
-        case .recorded, .idle, .sustained: pairLoop(n)
+        case .recorded, .counted, .idle, .sustained: pairLoop(n)
         case .deferred: deferLoop(n)
         case .scope, .idleScope: scopeLoop(n)
         case .unnamedScope: unnamedScopeLoop(n)
@@ -224,7 +225,9 @@ struct Measurement {
 
 func measure(_ loop: Loop, _ n: Int) -> Measurement {
     let count = loop.iterations(n)
-    let window = loop.records ? Profiler.start(mode: .fprof) : nil
+    // The counted pair is what every hook costs while PprofMemory keeps recording on and no
+    // window asks for the clock: cprof mode.
+    let window = loop.records ? Profiler.start(mode: loop == .counted ? .cprof : .fprof) : nil
     let flag = CPprof_mode()
     let cpuStart = CBaseline_threadCPUNanos()
     let start = CBaseline_monotonicNanos()
@@ -356,6 +359,10 @@ print(
 print(
     "idle scope / rdtsc pair:    \(format(idleScopeRatio, decimals: 3)) (medians), "
         + "\(format(idleScopeRatioMin, decimals: 3)) (minima); target <= 0.08: \(verdict(idleScopeRatio, 0.08))"
+)
+print(
+    "counted pair / rdtsc pair:  \(format(net(.counted, medians) / net(.rdtsc, medians), decimals: 3)) (medians): "
+        + "what each hook costs while PprofMemory keeps recording on (cprof, no clock) and no window is open"
 )
 print("events dropped during the recorded loop: \(describe(dropped[.recorded] ?? 0))")
 if sustainedPairs > 0 {
