@@ -128,6 +128,22 @@ static void fail(const char *message) {
 
 static void *next(const char *name) { return dlsym(RTLD_NEXT, name); }
 
+// A static executable (`-static-executable`) has no next object for dlsym to search: there the
+// hooks forward to glibc's own entry points in libc.a instead, which `staticLinkAnchor` (below)
+// makes the link take. Weak where libc.so.6 does not export them; in a dynamic link none is used
+// (forwarding to them would bypass a preloaded allocator).
+extern void *__libc_malloc(size_t);
+extern void __libc_free(void *) __attribute__((weak));
+extern void *__libc_calloc(size_t, size_t) __attribute__((weak));
+extern void *__libc_realloc(void *, size_t) __attribute__((weak));
+extern void *__libc_memalign(size_t, size_t) __attribute__((weak));
+extern void *__libc_valloc(size_t) __attribute__((weak));
+extern void *__libc_pvalloc(size_t) __attribute__((weak));
+extern size_t __malloc_usable_size(void *) __attribute__((weak));
+extern int __posix_memalign(void **, size_t, size_t) __attribute__((weak));
+
+static void *staticAlignedAlloc(size_t alignment, size_t size) { return __libc_memalign(alignment, size); }
+
 static __attribute__((noinline, cold)) void resolve(void) {
     uint8_t expected = 0;
     if (__atomic_compare_exchange_n(&resolveState, &expected, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE)) {
@@ -143,6 +159,20 @@ static __attribute__((noinline, cold)) void resolve(void) {
         MallocFunction pv = (MallocFunction)next("pvalloc");
         UsableSizeFunction us = (UsableSizeFunction)next("malloc_usable_size");
         threadHooks.resolving = 0;
+        if (!m && __libc_free && __libc_calloc && __libc_realloc && __libc_memalign && __libc_valloc &&
+            __libc_pvalloc && __malloc_usable_size && __posix_memalign) {
+            // A static executable: glibc's entry points, linked in.
+            m = __libc_malloc;
+            f = __libc_free;
+            c = __libc_calloc;
+            r = __libc_realloc;
+            pm = __posix_memalign;
+            aa = staticAlignedAlloc;
+            ma = __libc_memalign;
+            va = __libc_valloc;
+            pv = __libc_pvalloc;
+            us = __malloc_usable_size;
+        }
         if (!m || !f || !c || !r || !pm || !aa || !ma || !va || !pv || !us) {
             fail("PprofMemory: dlsym(RTLD_NEXT) found no next malloc family\n");
         }
@@ -618,11 +648,9 @@ INTERPOSER size_t malloc_usable_size(void *p) {
 
 // MARK: Start
 
-// A static executable (`-static-executable`) has no next malloc to forward to: this reference
-// makes its link take glibc's malloc.o from libc.a, whose strong definitions of the whole family
-// then win over our weak ones, so the hooks are never called and stand aside (the constructor
-// sees that `malloc` is not ours). In a dynamic link it binds to libc.so.6's export, unused.
-extern void *__libc_malloc(size_t);
+// Makes a static executable's link take glibc's malloc.o from libc.a, for the `__libc_*` entry
+// points the hooks forward to there (see `next`). In a dynamic link it binds to libc.so.6's
+// export, unused.
 __attribute__((used)) static void *(*const staticLinkAnchor)(size_t) = __libc_malloc;
 
 // Our own definitions, by address: `malloc` in this file names whichever definition won the
@@ -661,7 +689,14 @@ __attribute__((constructor(101))) static void start(void) {
     } else if (dlsym(everywhere, "__tsan_init") != NULL) {
         hooks = 2;
         CPprofMemory_standAsideReason = 2;
-    } else if (dlsym(everywhere, "malloc") != (void *)ownMalloc || dlsym(everywhere, "free") != (void *)ownFree) {
+    } else if ((void *)malloc != (void *)ownMalloc || (void *)free != (void *)ownFree) {
+        // Another definition won the link (a sanitizer's runtime, linked statically).
+        hooks = 2;
+        CPprofMemory_standAsideReason = 3;
+    } else if (dlsym(everywhere, "malloc") != NULL &&
+               (dlsym(everywhere, "malloc") != (void *)ownMalloc || dlsym(everywhere, "free") != (void *)ownFree)) {
+        // The dynamic loader resolves malloc elsewhere (a static executable has no dynamic symbols
+        // to search, and dlsym finds nothing there).
         hooks = 2;
         CPprofMemory_standAsideReason = 3;
     }

@@ -24,8 +24,9 @@ public struct MemoryProfile: Sendable {
         case active
         /// PprofMemory is not linked into the program.
         case notLinked = "not linked"
-        /// Linked, but a sanitizer (address, thread) owns malloc, so they stand aside.
-        case standingAside = "standing aside: a sanitizer owns malloc"
+        /// Linked, but another malloc is the program's (a sanitizer's, or libc.a's in a static
+        /// executable), so they stand aside.
+        case standingAside = "standing aside: another malloc is in use (a sanitizer's, or libc.a's in a static executable)"
         /// Linked, but switched off with `PPROF_MEMORY=0`.
         case switchedOff = "switched off (PPROF_MEMORY=0)"
 
