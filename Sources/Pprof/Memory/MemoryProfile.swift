@@ -26,7 +26,8 @@ public struct MemoryProfile: Sendable {
         case notLinked = "not linked"
         /// Linked, but another malloc is the program's (a sanitizer's, or libc.a's in a static
         /// executable), so they stand aside.
-        case standingAside = "standing aside: another malloc is in use (a sanitizer's, or libc.a's in a static executable)"
+        case standingAside =
+            "standing aside: another malloc is in use (a sanitizer's, or libc.a's in a static executable)"
         /// Linked, but switched off with `PPROF_MEMORY=0`.
         case switchedOff = "switched off (PPROF_MEMORY=0)"
 
