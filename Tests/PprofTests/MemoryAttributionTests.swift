@@ -133,4 +133,17 @@ struct MemoryAttributionTests {
             freed.paths.nodes.allSatisfy { node in node.values.inuseBytes == 0 || node.function != scoped[0].function }
         )
     }
+
+    /// Allocations records are for the fold: a timeline neither keeps them nor counts them
+    /// against its bytes, so a window of 2048 bytes holds as many slices as without them.
+    @Test func allocationsRecordsCostATimelineNothing() throws {
+        Trace.scope("mem.warm") {}
+        let window = TimelineWindow.start(bytes: 2048)
+        for _ in 0..<100 { Trace.scope("mem.timeline") { Self.allocate(1, bytes: 8) } }
+        let timeline = window.stop()
+        let trace = try DecodedPerfettoTrace(timeline.perfetto)
+        let kept = trace.slices.filter { $0.name == "mem.timeline" }.count
+        // 2048 bytes at 16 an event: 64 slices, one fewer after a context record.
+        #expect(kept == 64 || kept == 63, "\(kept)")
+    }
 }

@@ -71,6 +71,12 @@ final class TimelineCapture: @unchecked Sendable {
         let recordCost = Self.cost(format, record: true)
         var reader = reader
         while let event = reader.next() {
+            // An allocations record (PprofMemory) is nothing a timeline shows: not kept, and no
+            // part of its bound.
+            if event.isRecord && ThreadState.RecordKind(rawValue: (event.word >> 32) & 0xFF) == .allocations {
+                _ = reader.payload()
+                continue
+            }
             // A record is two events: keep both or neither.
             let size = event.isRecord ? 2 : 1
             let bytes = event.isRecord ? recordCost : eventCost
