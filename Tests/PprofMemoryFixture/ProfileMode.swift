@@ -155,7 +155,9 @@ func scopedChurnMode(_ count: Int) {
         check(bytes == UInt64(count * 21_200), "churn.thread counted \(bytes) bytes, not \(count * 21_200)")
     }
     let growth = residentBytes() - resident
-    check(growth < 48 << 20, "resident memory grew by \(growth >> 20) MiB from thread 1000 to \(count)")
+    // Under a sanitizer (the hooks standing aside) its allocator keeps freed memory in
+    // quarantine, and resident memory says nothing about ours.
+    if active { check(growth < 48 << 20, "resident memory grew by \(growth >> 20) MiB from thread 1000 to \(count)") }
     say(
         "ok scoped churn \(count) threads objects \(objects) bytes \(bytes) resident growth \(max(0, growth) >> 20) MiB"
     )
