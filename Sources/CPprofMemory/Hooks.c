@@ -724,6 +724,11 @@ const char *CPprofMemory_symbolName(const void *address, uintptr_t *base) {
 
 #else
 
+#include "CPprofMemory.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
 // The trait compiles the hooks out: only what the Swift side reads is left.
 uint8_t CPprofMemory_standAsideReason = 0;
 
