@@ -27,8 +27,8 @@ public enum MemoryHooks {
     public enum Status: Equatable, Sendable {
         /// Counting every allocation, and sampling if the rate is not 0.
         case active
-        /// Linked, but another definition of malloc owns the process (a sanitizer's); the
-        /// hooks only forward.
+        /// Linked, but another definition of malloc owns the process (a sanitizer's, or libc.a's
+        /// in a `-static-executable` build); the hooks only forward.
         case standingAside(reason: String)
         /// Linked, but switched off with `PPROF_MEMORY=0`.
         case switchedOff
@@ -36,7 +36,8 @@ public enum MemoryHooks {
         case compiledOut
     }
 
-    /// What the hooks are doing; set before `main` runs and never changed after.
+    /// What the hooks are doing; set before `main` runs, and changed after only by a measurement
+    /// that switches counting off and on (`pprof-demo --memory-overhead-rounds`).
     public static var status: Status {
         guard CPprofMemory_compiledIn() != 0 else { return .compiledOut }
         switch CPprof_getMemoryHooks() {
