@@ -8,37 +8,8 @@ import Testing
 /// cumulative by default, a delta with `seconds=N`, `gc` accepted, `debug=1` text, bad
 /// parameters refused with their reason; and `PPROF_MEMORY_OUTPUT` at exit.
 @Suite(.serialized) struct MemoryEndpointTests {
-    static var fixture: String {
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-            .appendingPathComponent("pprof-memory-fixture").path
-    }
-
-    /// Runs `body` with the port of a serving fixture, which ends when its input closes.
-    static func withFixture(_ body: (Int) async throws -> Void) async throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: fixture)
-        process.arguments = ["serve"]
-        let input = Pipe()
-        let output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        try process.run()
-        defer {
-            try? input.fileHandleForWriting.close()
-            process.waitUntilExit()
-        }
-        var text = ""
-        while !text.contains("port ") || !text.hasSuffix("\n") {
-            let data = output.fileHandleForReading.availableData
-            if data.isEmpty { break }
-            text += String(decoding: data, as: UTF8.self)
-        }
-        let line = try #require(text.split(separator: "\n").first { $0.hasPrefix("port ") }, "\(text)")
-        try await body(try #require(Int(line.dropFirst(5))))
-    }
-
     @Test func allocsAndHeapAreGosShapeCumulativeOrOverAWindow() async throws {
-        try await Self.withFixture { port in
+        try await MemoryFixture.serving { port in
             let allocs = try await HTTPClient.get(port, "/debug/pprof/allocs")
             #expect(allocs.status == 200)
             let cumulative = try DecodedProfile.decode(allocs.body)
@@ -79,7 +50,7 @@ import Testing
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: false)
         defer { try? FileManager.default.removeItem(at: directory) }
         let run = try ChildProcess.run(
-            Self.fixture,
+            MemoryFixture.path,
             ["scoped-churn", "20"],
             environment: ["PPROF_MEMORY_OUTPUT": directory.path + "/mem-%p.pb.gz"],
             mergingStreams: true

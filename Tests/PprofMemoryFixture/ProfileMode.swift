@@ -9,7 +9,6 @@
 // `profile` writes the profile to PATH and prints the totals of the scopes; `serve` serves the
 // same over HTTP on a free port (printing `port N`) until its standard input closes.
 
-import CPprof
 import Pprof
 import PprofHTTP
 
@@ -82,25 +81,6 @@ func serveMode() {
     var byte: UInt8 = 0
     while read(0, &byte, 1) > 0 {}
     withExtendedLifetime((kept.instances, server)) {}
-}
-
-/// The table's state, for a person debugging the fixture: `table` mode.
-func tableMode() {
-    let kept = knownAllocations()
-    _ = MemoryProfile.now()
-    var counts = [0, 0, 0, 0]
-    for index in 0..<CPprof_sampleHighWater() {
-        let flags = CPprof_sampleFlags(CPprof_sampleSlot(index))
-        for (bit, mask) in [CPPROF_SAMPLE_USED, CPPROF_SAMPLE_LIVE, CPPROF_SAMPLE_QUEUED, CPPROF_SAMPLE_SEEN]
-            .enumerated()
-        where flags & UInt32(mask) != 0 {
-            counts[bit] += 1
-        }
-    }
-    say(
-        "table high \(CPprof_sampleHighWater()) used \(counts[0]) live \(counts[1]) queued \(counts[2]) seen \(counts[3]) lost \(CPprof_getSamplesLost()) taken \(CPprof_getSamplesTaken())"
-    )
-    withExtendedLifetime(kept.instances) {}
 }
 
 /// Resident memory now, in bytes (/proc/self/statm's second field, in pages).

@@ -16,7 +16,6 @@
 //   pprof-memory-fixture serve       the same served over HTTP until standard input closes
 //   pprof-memory-fixture scoped-churn N   N threads allocating inside a scope, then exiting:
 //                                    exact counts for the path, resident memory bounded
-//   pprof-memory-fixture table       the sampled-block table's state after a profile
 //
 // When the hooks are not active (a sanitizer build, PPROF_MEMORY=0), each mode prints
 // `standing aside: ...` or `switched off`, runs its workload without checking counts, and exits 0.
@@ -632,7 +631,6 @@ case "dlopen": dlopenMode()
 case "frames": framesMode()
 case "profile": profileMode(arguments.dropFirst().first ?? "memory.pb.gz")
 case "serve": serveMode()
-case "table": tableMode()
 case "scoped-churn": scopedChurnMode(number ?? 1000)
 default:
     say("unknown mode \(mode)")

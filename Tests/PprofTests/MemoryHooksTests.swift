@@ -7,10 +7,7 @@ import Testing
 /// the bundle rather than as a dependency. Under the address or thread sanitizer the hooks stand
 /// aside: each mode must then say so and still run to its end.
 @Suite(.serialized) struct MemoryHooksTests {
-    static var fixture: String {
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-            .appendingPathComponent("pprof-memory-fixture").path
-    }
+    static var fixture: String { MemoryFixture.path }
 
     /// Runs the fixture in `mode` with `environment`; checks that it exits 0 and prints every
     /// line of `expected` (only the standing-aside line under a sanitizer).

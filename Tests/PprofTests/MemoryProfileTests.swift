@@ -10,7 +10,7 @@ import Testing
 /// values must be exact where they are counted, within bounds where they are sampled, and the
 /// real `go tool pprof` must read `/allocs` and `/heap` by URL with each sample type.
 @Suite(.serialized) struct MemoryProfileTests {
-    static var fixture: String { MemoryHooksTests.fixture }
+    static var fixture: String { MemoryFixture.path }
 
     /// Runs `profile` at `rate` and decodes what it wrote.
     static func profile(rate: String) throws -> (DecodedProfile, String) {
@@ -95,7 +95,7 @@ import Testing
     }
 
     @Test(.enabled(if: GoTool.path != nil || GoTool.requiredByCI, "go is not on PATH"))
-    func goToolPprofReadsAllocsAndHeapByURLWithEverySampleType() throws {
+    func goToolPprofReadsAllocsAndHeapByURLWithEverySampleType() async throws {
         guard let go = GoTool.path else {
             Issue.record("CI=true but go is not on PATH: the real pprof check cannot run")
             return
@@ -103,39 +103,20 @@ import Testing
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("memory-go-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: false)
         defer { try? FileManager.default.removeItem(at: scratch) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.fixture)
-        process.arguments = ["serve"]
-        process.environment = ProcessInfo.processInfo.environment.merging(["PPROF_MEMORY_RATE": "1"]) { $1 }
-        let input = Pipe()
-        let output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        try process.run()
-        defer {
-            try? input.fileHandleForWriting.close()
-            process.waitUntilExit()
-        }
-        // "active rate 1", then "port N".
-        var text = ""
-        while !text.contains("port ") || !text.hasSuffix("\n") {
-            let data = output.fileHandleForReading.availableData
-            if data.isEmpty { break }
-            text += String(decoding: data, as: UTF8.self)
-        }
-        let port = try #require(text.split(separator: "\n").first { $0.hasPrefix("port ") }.map { $0.dropFirst(5) })
-        for (path, types) in [
-            ("allocs", ["alloc_space", "alloc_objects"]), ("heap", ["inuse_space", "inuse_objects"]),
-        ] {
-            for type in types {
-                let url = "http://127.0.0.1:\(port)/debug/pprof/\(path)"
-                let arguments = ["-top", "-nodefraction=0", "-nodecount=1000", "-sample_index=\(type)", url]
-                let (status, report) = try GoTool.pprof(go, arguments, scratch: scratch.path)
-                #expect(status == 0, "go tool pprof -sample_index=\(type) \(url): \(report)")
-                #expect(report.contains("Type: \(type)"), "\(report)")
-                if activeSanitizer == nil {
-                    let expected = type.hasPrefix("alloc") ? "memory.instances" : "makeInstances"
-                    #expect(report.contains(expected), "\(type): \(report)")
+        try await MemoryFixture.serving(environment: ["PPROF_MEMORY_RATE": "1"]) { port in
+            for (path, types) in [
+                ("allocs", ["alloc_space", "alloc_objects"]), ("heap", ["inuse_space", "inuse_objects"]),
+            ] {
+                for type in types {
+                    let url = "http://127.0.0.1:\(port)/debug/pprof/\(path)"
+                    let arguments = ["-top", "-nodefraction=0", "-nodecount=1000", "-sample_index=\(type)", url]
+                    let (status, report) = try GoTool.pprof(go, arguments, scratch: scratch.path)
+                    #expect(status == 0, "go tool pprof -sample_index=\(type) \(url): \(report)")
+                    #expect(report.contains("Type: \(type)"), "\(report)")
+                    if activeSanitizer == nil {
+                        let expected = type.hasPrefix("alloc") ? "memory.instances" : "makeInstances"
+                        #expect(report.contains(expected), "\(type): \(report)")
+                    }
                 }
             }
         }

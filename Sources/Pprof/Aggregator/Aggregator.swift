@@ -391,19 +391,23 @@ final class Aggregator: @unchecked Sendable {
 
     // MARK: Memory (PprofMemory)
 
-    /// Every node's measurements now with what threads without recorder state allocated added
-    /// to `(no scope)`, everything charged first: a memory window's edge. Call with `lock` held.
-    private func memorySnapshot() -> [Measurements] {
+    /// Folds everything the rings hold and charges what each thread allocated since its last
+    /// record to the frame open now, so that every count and sampled block is in the tree. Call
+    /// with `lock` held.
+    private func chargeAllocationsNow() {
         drain()
         for folder in folders { folder.chargeAllocationsSinceLastRecord(tree: tree) }
+    }
+
+    /// Every node's measurements, with what threads without recorder state allocated added to
+    /// `(no scope)`: a memory window's edge. Call with `lock` held, after `chargeAllocationsNow`.
+    private func memorySnapshot() -> [Measurements] {
         let objects = CPprof_getUnscopedAllocObjects()
-        let bytes = CPprof_getUnscopedAllocBytes()
-        if objects != 0 { _ = tree.child(of: 0, probe: ProbeRegistry.noScopeProbe) }
+        let noScope = objects != 0 ? Int(tree.child(of: 0, probe: ProbeRegistry.noScopeProbe)) : nil
         var now = tree.snapshot()
-        if objects != 0 {
-            let node = Int(tree.child(of: 0, probe: ProbeRegistry.noScopeProbe))
-            now[node].allocObjects &+= objects
-            now[node].allocBytes &+= bytes
+        if let noScope {
+            now[noScope].allocObjects &+= objects
+            now[noScope].allocBytes &+= CPprof_getUnscopedAllocBytes()
         }
         return now
     }
@@ -411,7 +415,8 @@ final class Aggregator: @unchecked Sendable {
     /// The start of a memory window (`seconds=N`): where the counts stood.
     func memoryBaseline() -> Window {
         lock.withLock {
-            Window(mode: .fprof, startTicks: nil, start: memorySnapshot(), startTotals: currentTotals())
+            chargeAllocationsNow()
+            return Window(mode: .fprof, startTicks: nil, start: memorySnapshot(), startTotals: currentTotals())
         }
     }
 
@@ -426,7 +431,7 @@ final class Aggregator: @unchecked Sendable {
         CPprof_setMemoryQuiet(1)
         defer { CPprof_setMemoryQuiet(quiet) }
         return lock.withLock {
-            _ = memorySnapshot()
+            chargeAllocationsNow()
             let rate = Int(CPprof_getMemoryRate())
             // Each live block under its scope: its native frames (the innermost, up to the
             // scope's own function) as nodes below the scope's node.
@@ -477,6 +482,7 @@ final class Aggregator: @unchecked Sendable {
             let window = baseline ?? Window(mode: .fprof, startTicks: nil, start: [], startTotals: Totals())
             let started = baseline?.startWallNanoseconds ?? Self.processStartWallNanoseconds
             let wallNow = CPprof_wallNanos()
+            let duration = wallNow > started ? wallNow &- started : 1
             var statistics = Profile.Statistics()
             statistics.callTreeNodes = tree.count
             statistics.callTreeNodeLimit = tree.nodeLimit
@@ -486,7 +492,7 @@ final class Aggregator: @unchecked Sendable {
                 tree: tree,
                 now: now,
                 nanosPerTick: clock.nanosecondsPerTick(),
-                durationNanoseconds: wallNow > started ? wallNow &- started : 1,
+                durationNanoseconds: duration,
                 statistics: statistics,
                 functions: probes.functions(),
                 labelSets: labels.all(),
@@ -496,7 +502,7 @@ final class Aggregator: @unchecked Sendable {
                 hooks: .current,
                 rate: rate,
                 startWallNanoseconds: started,
-                durationNanoseconds: wallNow > started ? wallNow &- started : 1,
+                durationNanoseconds: duration,
                 samplesLost: CPprof_getSamplesLost(),
                 paths: paths
             )

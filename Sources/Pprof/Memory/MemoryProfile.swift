@@ -93,19 +93,24 @@ public struct MemoryProfile: Sendable {
         let nodes = paths.nodes
         var byPath: [String: (UInt64, UInt64)] = [:]
         for (i, node) in nodes.enumerated() where node.values.allocObjects != 0 {
-            var names: [String] = []
-            var index = i
-            while index >= 0 {
-                names.append(paths.functions[Int(nodes[index].function)].name)
-                index = Int(nodes[index].parent)
-            }
-            let path = names.reversed().joined(separator: " > ")
+            let path = pathName(i)
             let sum = byPath[path] ?? (0, 0)
             byPath[path] = (sum.0 &+ node.values.allocObjects, sum.1 &+ node.values.allocBytes)
         }
         return byPath.sorted { ($0.value.1, $0.key) > ($1.value.1, $1.key) }.prefix(count).map {
             (path: $0.key, objects: $0.value.0, bytes: $0.value.1)
         }
+    }
+
+    /// Node `index`'s frames, outermost first, joined by " > ".
+    private func pathName(_ index: Int) -> String {
+        var names: [String] = []
+        var node = index
+        while node >= 0 {
+            names.append(paths.functions[Int(paths.nodes[node].function)].name)
+            node = Int(paths.nodes[node].parent)
+        }
+        return names.reversed().joined(separator: " > ")
     }
 
     /// The comments: what is exact and what is estimated, at which rate, and the hooks' state.
@@ -160,13 +165,7 @@ public struct MemoryProfile: Sendable {
         var rows: [(values: Measurements, path: String)] = []
         for (i, node) in nodes.enumerated()
         where node.values.allocObjects != 0 || node.values.inuseObjects != 0 {
-            var names: [String] = []
-            var index = i
-            while index >= 0 {
-                names.append(paths.functions[Int(nodes[index].function)].name)
-                index = Int(nodes[index].parent)
-            }
-            var path = names.reversed().joined(separator: " > ")
+            var path = pathName(i)
             if node.labels >= 0 {
                 let labels = paths.labelSets[Int(node.labels)].sorted { $0.key < $1.key }
                 path += " {" + labels.map { "\($0.key)=\($0.value)" }.joined(separator: ",") + "}"
