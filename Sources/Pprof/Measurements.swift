@@ -25,6 +25,10 @@ package struct Measurements: Sendable, Hashable {
     package var inuseObjects: UInt64
     /// Their bytes, estimated likewise.
     package var inuseBytes: UInt64
+    /// CPU samples (SIGPROF from the thread's CPU-time timer) taken in the path's own frame.
+    package var cpuSamples: UInt64
+    /// The CPU time they stand for: each sample its timer's period, in nanoseconds.
+    package var cpuNanoseconds: UInt64
 
     @inlinable
     package init(
@@ -33,7 +37,9 @@ package struct Measurements: Sendable, Hashable {
         allocObjects: UInt64 = 0,
         allocBytes: UInt64 = 0,
         inuseObjects: UInt64 = 0,
-        inuseBytes: UInt64 = 0
+        inuseBytes: UInt64 = 0,
+        cpuSamples: UInt64 = 0,
+        cpuNanoseconds: UInt64 = 0
     ) {
         self.calls = calls
         self.wall = wall
@@ -41,6 +47,8 @@ package struct Measurements: Sendable, Hashable {
         self.allocBytes = allocBytes
         self.inuseObjects = inuseObjects
         self.inuseBytes = inuseBytes
+        self.cpuSamples = cpuSamples
+        self.cpuNanoseconds = cpuNanoseconds
     }
 
     package static let zero = Measurements()
@@ -49,11 +57,14 @@ package struct Measurements: Sendable, Hashable {
     @inlinable
     package var isZero: Bool {
         calls == 0 && wall == 0 && allocObjects == 0 && allocBytes == 0 && inuseObjects == 0 && inuseBytes == 0
+            && cpuSamples == 0 && cpuNanoseconds == 0
     }
 
-    /// The members a call-path window shows (calls and time), the memory members zeroed.
+    /// The members a call-path window shows (calls, wall and CPU time), the memory members zeroed.
     @inlinable
-    package var timing: Measurements { Measurements(calls: calls, wall: wall) }
+    package var timing: Measurements {
+        Measurements(calls: calls, wall: wall, cpuSamples: cpuSamples, cpuNanoseconds: cpuNanoseconds)
+    }
 
     @inlinable
     package static func + (a: Measurements, b: Measurements) -> Measurements {
@@ -63,7 +74,9 @@ package struct Measurements: Sendable, Hashable {
             allocObjects: a.allocObjects &+ b.allocObjects,
             allocBytes: a.allocBytes &+ b.allocBytes,
             inuseObjects: a.inuseObjects &+ b.inuseObjects,
-            inuseBytes: a.inuseBytes &+ b.inuseBytes
+            inuseBytes: a.inuseBytes &+ b.inuseBytes,
+            cpuSamples: a.cpuSamples &+ b.cpuSamples,
+            cpuNanoseconds: a.cpuNanoseconds &+ b.cpuNanoseconds
         )
     }
 
@@ -76,7 +89,9 @@ package struct Measurements: Sendable, Hashable {
             allocBytes: a.allocBytes &- b.allocBytes,
             // In use is a state: the later one stands.
             inuseObjects: a.inuseObjects,
-            inuseBytes: a.inuseBytes
+            inuseBytes: a.inuseBytes,
+            cpuSamples: a.cpuSamples &- b.cpuSamples,
+            cpuNanoseconds: a.cpuNanoseconds &- b.cpuNanoseconds
         )
     }
 
@@ -95,7 +110,9 @@ package struct Measurements: Sendable, Hashable {
             allocObjects: allocObjects,
             allocBytes: allocBytes,
             inuseObjects: inuseObjects,
-            inuseBytes: inuseBytes
+            inuseBytes: inuseBytes,
+            cpuSamples: cpuSamples,
+            cpuNanoseconds: cpuNanoseconds
         )
     }
 }

@@ -53,6 +53,13 @@ extension Profile {
         if statistics.callTreeNodeLimit > 0 {
             figures.append("call tree \(statistics.callTreeNodes) of \(statistics.callTreeNodeLimit) nodes")
         }
+        if statistics.cpuHz > 0 {
+            // Each sample stands for a period of its thread's CPU time: cpu is an estimate.
+            figures.append(
+                "cpu sampled at \(statistics.cpuHz) Hz: \(statistics.cpuSamples) samples"
+                    + " (an estimate, \(FixedPoint.format(1000 / Double(statistics.cpuHz), decimals: 1)) ms each)"
+            )
+        }
         return "\(mode.rawValue) profile: " + figures.joined(separator: ", ") + " (\(mode.summary))"
     }
 
@@ -76,6 +83,12 @@ extension Profile {
                 "call tree full: \(statistics.callTreeNodes) nodes, limit \(statistics.callTreeNodeLimit)"
                     + " (new call paths are counted under (call tree full))"
             )
+        }
+        if statistics.cpuSamplesDropped > 0 {
+            lines.append("cpu samples dropped: \(statistics.cpuSamplesDropped) (a thread's sample ring was full)")
+        }
+        if !statistics.cpuUnavailable.isEmpty && mode != .cprof {
+            lines.append("cpu not sampled: \(statistics.cpuUnavailable)")
         }
         if statistics.asyncPathsRefused > 0 {
             lines.append(

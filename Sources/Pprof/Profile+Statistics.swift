@@ -30,6 +30,15 @@ extension Profile {
         /// Async frames that took their parent's path because the path table was full
         /// (since the process started).
         package var asyncPathsRefused: Int = 0
+        /// CPU samples a second of each thread's CPU time while the window was open; 0 when
+        /// none were taken (cprof, `PPROF_CPU_HZ=0`, or sampling unavailable).
+        package var cpuHz: Int = 0
+        /// CPU samples charged to the window's call paths.
+        package var cpuSamples: UInt64 = 0
+        /// CPU samples lost because a thread's sample ring was full.
+        package var cpuSamplesDropped: UInt64 = 0
+        /// Why no CPU samples were taken although they were asked for, or "".
+        package var cpuUnavailable: String = ""
 
         package init() {}
     }
@@ -63,6 +72,10 @@ extension Profile.Statistics {
             ("limit", .integer(\.callTreeNodeLimit)),
             ("full", .flag(\.callTreeFull)),
             ("async_refused", .integer(\.asyncPathsRefused)),
+            ("cpu_hz", .integer(\.cpuHz)),
+            ("cpu_samples", .count(\.cpuSamples)),
+            ("cpu_dropped", .count(\.cpuSamplesDropped)),
+            ("cpu_off", .text(\.cpuUnavailable)),
         ]
     }
 }

@@ -139,7 +139,8 @@ package struct Routes: Sendable {
     private func profile(_ query: QueryParameters, wait: @Sendable (Duration) async -> Bool) async throws -> Response {
         // Go's default, unless the server caps windows below it.
         let seconds = try query.integer("seconds", in: 1...maxSeconds, default: min(30, maxSeconds))
-        let type = try query.choice("type", of: Profile.Mode.allCases.map(\.rawValue), default: "fprof")
+        // type=cpu: an fprof window in Go's CPU profile shape (samples/count, cpu/nanoseconds).
+        let type = try query.choice("type", of: Profile.Mode.allCases.map(\.rawValue) + ["cpu"], default: "fprof")
         let mode = Profile.Mode(rawValue: type) ?? .fprof
         let debug = try query.choice("debug", of: ["0", "1"], default: "0")
         return await recording(
@@ -147,7 +148,10 @@ package struct Routes: Sendable {
             start: { Profiler.start(mode: mode) },
             stop: { $0.stop() },
             wait: wait,
-            answer: { recorded in debug == "1" ? .text(.ok, recorded.report()) : .profile(recorded.pprof()) }
+            answer: { recorded in
+                if debug == "1" { return .text(.ok, recorded.report()) }
+                return .profile(type == "cpu" ? recorded.cpuPprof() : recorded.pprof())
+            }
         )
     }
 

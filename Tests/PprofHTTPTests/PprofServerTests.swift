@@ -106,8 +106,11 @@ struct PprofServerTests {
             #expect(elapsed >= .milliseconds(950) && elapsed < .seconds(3), "\(elapsed)")
             let decoded = try DecodedProfile.decode(answer.body)
             #expect(decoded.violations() == [])
+            // fprof and eprof take CPU samples too (PPROF_CPU_HZ's default, 100).
             #expect(
-                decoded.sampleTypeNames == (type == "cprof" ? ["calls/count"] : ["calls/count", "wall/nanoseconds"])
+                decoded.sampleTypeNames
+                    == (type == "cprof"
+                        ? ["calls/count"] : ["calls/count", "wall/nanoseconds", "samples/count", "cpu/nanoseconds"])
             )
             #expect(decoded.comments.contains { $0.contains(type) }, "\(decoded.comments)")
             let leafPath = type == "eprof" ? ["http.leaf"] : ["http.work", "http.leaf"]
@@ -168,7 +171,7 @@ struct PprofServerTests {
         ("seconds=%zz", "not valid percent-encoding"),
         ("seconds=1&x=%4", "not valid percent-encoding"),
         ("seconds=%FF", "not valid percent-encoding"),
-        ("type=a%0Ab%0D", "type must be fprof, eprof, cprof, not \"a?b?\""),
+        ("type=a%0Ab%0D", "type must be fprof, eprof, cprof, cpu, not \"a?b?\""),
         ("debug=1&debug=0", "parameter debug is repeated"),
     ])
     func badParametersAre400WithAReason(query: String, reason: String) async throws {

@@ -175,7 +175,8 @@ import Testing
         #expect(bad.status == 0)
         #expect(bad.stderr.contains("PPROF_MODE=bogus is not fprof, eprof or cprof"))
         let fprof = try Self.decode(dir.appendingPathComponent("b.pb.gz"))
-        #expect(fprof.sampleTypeNames == ["calls/count", "wall/nanoseconds"])
+        // The whole-run fprof window takes CPU samples (PPROF_CPU_HZ's default, 100).
+        #expect(fprof.sampleTypeNames == ["calls/count", "wall/nanoseconds", "samples/count", "cpu/nanoseconds"])
     }
 
     @Test func exitInsideOpenScopesClosesThemAsCalls() throws {

@@ -19,6 +19,10 @@ import Testing
         statistics.callTreeNodeLimit = 11
         statistics.callTreeFull = true
         statistics.asyncPathsRefused = 12
+        statistics.cpuHz = 13
+        statistics.cpuSamples = 14
+        statistics.cpuSamplesDropped = 15
+        statistics.cpuUnavailable = "no timer"
         return statistics
     }
 
@@ -28,8 +32,12 @@ import Testing
         let line = profile.statisticsLine
         #expect(line.hasPrefix("swift-pprof: mode=cprof events=1099511627776 dropped=3 stale=4 "))
         #expect(line.contains(" clock=odd%20clock%3D50%25%20%C3%BC hookpair_ns=18.234567 "))
-        #expect(line.hasSuffix(" nodes=10 limit=11 full=1 async_refused=12"))
-        #expect(Profile.Statistics.members.count == 14, "a new statistic needs a row (and this count)")
+        #expect(
+            line.hasSuffix(
+                " nodes=10 limit=11 full=1 async_refused=12 cpu_hz=13 cpu_samples=14 cpu_dropped=15 cpu_off=no%20timer"
+            )
+        )
+        #expect(Profile.Statistics.members.count == 18, "a new statistic needs a row (and this count)")
 
         let decoded = try DecodedProfile.decode(profile.pprof())
         let recorded = try #require(decoded.recorded)

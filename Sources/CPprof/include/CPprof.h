@@ -27,6 +27,9 @@
 
 #include "CPprofAllocations.h"
 
+// CPU samples: the SIGPROF handler, the per-thread timers and sample rings.
+#include "CPprofCpu.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif

@@ -21,12 +21,14 @@ final class Aggregator: @unchecked Sendable {
         var implicitlyClosed: UInt64 = 0
         var openAtThreadExit: UInt64 = 0
         var enteredBeforeRecording: UInt64 = 0
+        var cpuSamples: UInt64 = 0
+        var cpuSamplesDropped: UInt64 = 0
 
         /// Every member, so that arithmetic and copies name each one once.
         static var members: [WritableKeyPath<Totals, UInt64>] {
             [
                 \.folded, \.dropped, \.staleExits, \.wrongThreadExits, \.implicitlyClosed, \.openAtThreadExit,
-                \.enteredBeforeRecording,
+                \.enteredBeforeRecording, \.cpuSamples, \.cpuSamplesDropped,
             ]
         }
 
@@ -96,6 +98,8 @@ final class Aggregator: @unchecked Sendable {
     private var timelines: [TimelineCapture] = []
     /// PprofMemory's sampled blocks, handed to folders as they appear.
     private var sampledBlocks = SampledBlocks()
+    /// CPU samples: the timers of CPU windows, and what the folders charge samples with.
+    private let cpu: CPUSampling
     private var started = false
 
     init(
@@ -105,7 +109,8 @@ final class Aggregator: @unchecked Sendable {
         clock: ClockBase,
         hookPairTicks: Double,
         nodeLimit: Int = CallTree.defaultNodeLimit,
-        ownsModeFlag: Bool = false
+        ownsModeFlag: Bool = false,
+        cpuHz: Int = 0
     ) {
         self.probes = probes
         self.labels = labels
@@ -114,6 +119,8 @@ final class Aggregator: @unchecked Sendable {
         self.hookPairTicks = hookPairTicks
         self.ownsModeFlag = ownsModeFlag
         tree = CallTree(paths: paths, nodeLimit: nodeLimit)
+        // Only the shared recorder's threads are the ones the SIGPROF handler writes for.
+        cpu = CPUSampling(hz: cpuHz, armsTimers: ownsModeFlag)
     }
 
     /// Threads with a live ring, for the index page and tests.
@@ -136,6 +143,8 @@ final class Aggregator: @unchecked Sendable {
             name: name,
             kernelID: kernelID
         )
+        folder.cpu = cpu
+        folder.probes = probes
         pendingLock.withLock { pending.append(folder) }
     }
 
@@ -196,7 +205,10 @@ final class Aggregator: @unchecked Sendable {
     private func drain() {
         pendingLock.withLock {
             if !pending.isEmpty {
-                for folder in pending { folder.attach(to: tree) }
+                for folder in pending {
+                    folder.attach(to: tree)
+                    cpu.adopted(folder)
+                }
                 folders.append(contentsOf: pending)
                 pending.removeAll(keepingCapacity: true)
             }
@@ -257,7 +269,9 @@ final class Aggregator: @unchecked Sendable {
             t.staleExits = read(.staleExits)
             t.wrongThreadExits = read(.wrongThreadExits)
             t.enteredBeforeRecording = read(.enteredBeforeRecording)
+            t.cpuSamplesDropped = folder.cpuSamplesDropped
         }
+        t.cpuSamples = folder.counts.cpuSamples
         return t
     }
 
@@ -325,6 +339,8 @@ final class Aggregator: @unchecked Sendable {
             demand.hold(mode == .cprof ? .counting : .timed)
             applyDemand()
             drain()
+            // cprof reads no clock and takes no CPU samples; fprof and eprof windows want them.
+            if mode != .cprof { cpu.windowOpened(folders) }
             let window = Window(
                 mode: mode,
                 startTicks: splitAll(),
@@ -373,6 +389,13 @@ final class Aggregator: @unchecked Sendable {
             statistics.callTreeNodeLimit = tree.nodeLimit
             statistics.callTreeFull = tree.isFull
             statistics.asyncPathsRefused = paths.refused
+            if window.mode != .cprof {
+                statistics.cpuHz = cpu.isSampling ? cpu.hz : 0
+                statistics.cpuSamples = totals.cpuSamples
+                statistics.cpuSamplesDropped = totals.cpuSamplesDropped
+                statistics.cpuUnavailable = cpu.unavailable ?? ""
+                cpu.windowClosed(folders)
+            }
             windows.removeAll { $0 === window }
             demand.release(window.mode == .cprof ? .counting : .timed)
             applyDemand()

@@ -34,17 +34,20 @@ import Glibc
 final class CallTree {
     /// What the fold adds to on every exit: completed calls along the path, and clock ticks in
     /// its own frame. 16 bytes, so that a large tree's counters stay few cache lines; what is
-    /// measured more rarely (allocations) sits in an array beside it. A snapshot gives both as
-    /// `Measurements`.
+    /// measured more rarely (allocations, CPU samples) sits in an array beside it. A snapshot
+    /// gives both as `Measurements`.
     struct Counters {
         var calls: UInt64 = 0
         var wall: UInt64 = 0
     }
 
-    /// What PprofMemory's hooks counted in a node's own frame: blocks and their bytes.
-    struct Allocations {
+    /// What is measured in a node's own frame more rarely than calls: the blocks PprofMemory's
+    /// hooks counted and their bytes, and the CPU samples that fell in it and their time.
+    struct Sparse {
         var objects: UInt64 = 0
         var bytes: UInt64 = 0
+        var cpuSamples: UInt64 = 0
+        var cpuNanoseconds: UInt64 = 0
     }
 
     /// Where a node's child table is in `pool`: `mask + 1` slots from `offset`; `offset` is -1
@@ -98,7 +101,7 @@ final class CallTree {
     private var pathNodes: [Int32] = [0]
     private var capacity = 1024
     private(set) var counters: UnsafeMutablePointer<Counters>
-    private var allocations: UnsafeMutablePointer<Allocations>
+    private var sparse: UnsafeMutablePointer<Sparse>
     private var lines: UnsafeMutablePointer<UInt32>
     private var pool: UnsafeMutablePointer<Slot>
     private var poolCount = 0
@@ -114,17 +117,17 @@ final class CallTree {
         self.paths = paths
         self.nodeLimit = nodeLimit
         counters = Self.allocate(Counters.self, capacity)
-        allocations = Self.allocate(Allocations.self, capacity)
+        sparse = Self.allocate(Sparse.self, capacity)
         lines = Self.allocate(UInt32.self, capacity * Self.wordsPerNode)
         pool = Self.allocate(Slot.self, poolCapacity)
         counters[0] = Counters()
-        allocations[0] = Allocations()
+        sparse[0] = Sparse()
         initializeLine(0, parent: -1, probe: 0)
     }
 
     deinit {
         Self.deallocate(counters, capacity)
-        Self.deallocate(allocations, capacity)
+        Self.deallocate(sparse, capacity)
         Self.deallocate(lines, capacity * Self.wordsPerNode)
         Self.deallocate(pool, poolCapacity)
     }
@@ -153,8 +156,10 @@ final class CallTree {
             Measurements(
                 calls: counters[node].calls,
                 wall: counters[node].wall,
-                allocObjects: allocations[node].objects,
-                allocBytes: allocations[node].bytes
+                allocObjects: sparse[node].objects,
+                allocBytes: sparse[node].bytes,
+                cpuSamples: sparse[node].cpuSamples,
+                cpuNanoseconds: sparse[node].cpuNanoseconds
             )
         }
     }
@@ -166,7 +171,7 @@ final class CallTree {
 
     /// Bytes this tree holds, for the memory benchmark.
     var bytesAllocated: Int {
-        capacity * (MemoryLayout<Counters>.stride + MemoryLayout<Allocations>.stride + Self.wordsPerNode * 4)
+        capacity * (MemoryLayout<Counters>.stride + MemoryLayout<Sparse>.stride + Self.wordsPerNode * 4)
             + poolCapacity * MemoryLayout<Slot>.stride
     }
 
@@ -185,8 +190,14 @@ final class CallTree {
 
     /// Blocks allocated in `node`'s own frame, and their bytes.
     func addAllocations(_ node: Int32, objects: UInt64, bytes: UInt64) {
-        allocations[Int(node)].objects &+= objects
-        allocations[Int(node)].bytes &+= bytes
+        sparse[Int(node)].objects &+= objects
+        sparse[Int(node)].bytes &+= bytes
+    }
+
+    /// One CPU sample in `node`'s own frame, standing for `nanoseconds` of CPU time.
+    func addCPUSample(_ node: Int32, nanoseconds: UInt64) {
+        sparse[Int(node)].cpuSamples &+= 1
+        sparse[Int(node)].cpuNanoseconds &+= nanoseconds
     }
 
     /// The node for `probe` called from `parent`, created on first use.
@@ -349,7 +360,7 @@ final class CallTree {
         let node = count
         count += 1
         counters[node] = Counters()
-        allocations[node] = Allocations()
+        sparse[node] = Sparse()
         initializeLine(node, parent: parentNode, probe: p)
         let n = Int(line(pi)[Self.childCountWord])
         line(pi)[Self.childCountWord] = UInt32(n + 1)
@@ -422,10 +433,10 @@ final class CallTree {
         newCounters.moveInitialize(from: counters, count: count)
         Self.deallocate(counters, capacity)
         counters = newCounters
-        let newAllocations = Self.allocate(Allocations.self, newCapacity)
-        newAllocations.moveInitialize(from: allocations, count: count)
-        Self.deallocate(allocations, capacity)
-        allocations = newAllocations
+        let newSparse = Self.allocate(Sparse.self, newCapacity)
+        newSparse.moveInitialize(from: sparse, count: count)
+        Self.deallocate(sparse, capacity)
+        sparse = newSparse
         let newLines = Self.allocate(UInt32.self, newCapacity * Self.wordsPerNode)
         newLines.moveInitialize(from: lines, count: count * Self.wordsPerNode)
         Self.deallocate(lines, capacity * Self.wordsPerNode)

@@ -45,6 +45,8 @@ final class ThreadFolder {
         var gaps: UInt64 = 0
         var implicitlyClosed: UInt64 = 0
         var openAtThreadExit: UInt64 = 0
+        /// CPU samples charged to the tree.
+        var cpuSamples: UInt64 = 0
     }
 
     let threadID: UInt32
@@ -126,6 +128,9 @@ final class ThreadFolder {
         var frames = self.frames
         var frameCapacity = self.frameCapacity
         var storage = tree.storage
+        // The next CPU sample's timestamp: an event after it first charges it to the frame on
+        // top, the frame open when it was taken.
+        var nextSample = nextCPUSampleTime
         while let event = reader.next() {
             if _slowPath(event.isRecord) {
                 // A record: no time passes with it, no frame moves.
@@ -138,6 +143,12 @@ final class ThreadFolder {
             }
             let ts = event.timestamp
             if ts != 0 {
+                if _slowPath(ts > nextSample) {
+                    self.depth = depth
+                    chargeCPUSamples(before: ts, tree: tree)
+                    nextSample = nextCPUSampleTime
+                    storage = tree.storage
+                }
                 if ts > lastTime {
                     if lastTime != 0 && depth > 0 { frames[depth - 1].pendingOwn &+= ts &- lastTime }
                     lastTime = ts
@@ -326,18 +337,83 @@ final class ThreadFolder {
 
     /// Drains the folder's ring into `tree` (up to `publishedHead`, a head read before, if
     /// given); returns how many events it folded.
+    ///
+    /// The CPU samples are read first, then the events' head: every sample read was taken before
+    /// the events read were published, so each is charged between the two events around it, or
+    /// after the last one, to the frame open now. (A sample that interrupted a hook between its
+    /// clock read and its store of `head` may be charged one frame off.)
     @discardableResult
     func drain(into tree: CallTree, capture: [TimelineCapture] = [], upTo publishedHead: Int? = nil) -> Int {
-        guard let ring = state?.ring else { return 0 }
+        guard let state else { return 0 }
+        readCPUSamples(state)
+        let ring = state.ring
         var (tail, head) = ring.published()
         if let publishedHead { head = publishedHead }
-        guard head != tail else { return 0 }
-        for timeline in capture {
-            timeline.append(thread: threadID, name: name, kernelID: kernelID, EventReader(ring, from: tail, to: head))
+        if head != tail {
+            for timeline in capture {
+                timeline.append(
+                    thread: threadID,
+                    name: name,
+                    kernelID: kernelID,
+                    EventReader(ring, from: tail, to: head)
+                )
+            }
+            fold(ring: ring.events, mask: ring.mask, from: tail, to: head, into: tree)
+            ring.consume(to: head)
         }
-        fold(ring: ring.events, mask: ring.mask, from: tail, to: head, into: tree)
-        ring.consume(to: head)
+        // Samples after the last event: the frame open now was open when they were taken.
+        chargeCPUSamples(before: .max, tree: tree)
         return head &- tail
+    }
+
+    // MARK: CPU samples
+
+    /// Charges CPU samples (set by the aggregator; nil: samples are left in the ring).
+    var cpu: CPUSampling?
+    /// The probes, to name the functions samples interrupted.
+    var probes: ProbeRegistry?
+    /// Samples read from the ring and not charged yet, in time order, from `cpuNext` on.
+    private var cpuPending: [CPprof_CpuSample] = []
+    private var cpuNext = 0
+
+    /// When the next uncharged sample was taken, or `.max` without one.
+    private var nextCPUSampleTime: UInt64 {
+        cpuNext < cpuPending.count ? cpuPending[cpuNext].timestamp : .max
+    }
+
+    /// Samples dropped because the thread's sample ring was full (the handler counts them).
+    var cpuSamplesDropped: UInt64 {
+        state.map { CPprof_cpuDropped($0.cpuSamples) } ?? 0
+    }
+
+    /// Takes what the thread's sample ring holds into `cpuPending`.
+    private func readCPUSamples(_ state: ThreadState) {
+        guard cpu != nil else { return }
+        let region = state.cpuSamples
+        let head = CPprof_cpuHead(region)
+        var tail = region.pointee.tail
+        guard head != tail else { return }
+        if cpuNext == cpuPending.count {
+            cpuPending.removeAll(keepingCapacity: true)
+            cpuNext = 0
+        }
+        while tail != head {
+            cpuPending.append(CPprof_cpuSlot(region, tail).pointee)
+            tail &+= 1
+        }
+        CPprof_cpuConsume(region, tail)
+    }
+
+    /// Charges the samples taken before `time` to the frame on top now (or `(no scope)` below
+    /// the root), each with the function it interrupted below it.
+    private func chargeCPUSamples(before time: UInt64, tree: CallTree) {
+        guard let cpu, let probes, cpuNext < cpuPending.count else { return }
+        let node = depth > 0 ? frames[depth - 1].node : tree.child(of: 0, probe: ProbeRegistry.noScopeProbe)
+        while cpuNext < cpuPending.count && cpuPending[cpuNext].timestamp < time {
+            cpu.charge(pc: UInt(cpuPending[cpuNext].pc), to: node, tree: tree, probes: probes)
+            counts.cpuSamples &+= 1
+            cpuNext += 1
+        }
     }
 
     private func push(_ frame: Frame) {

@@ -9,7 +9,8 @@ extension Profile {
     /// ```
     ///
     /// In fprof and eprof mode the sample types are `calls/count` and `wall/nanoseconds`
-    /// (the default); in cprof mode `calls/count` only. There is one sample per call path with a
+    /// (the default), then `samples/count` and `cpu/nanoseconds` when CPU samples were taken
+    /// (`PPROF_CPU_HZ`); in cprof mode `calls/count` only. There is one sample per call path with a
     /// non-zero value, leaf first, whose values are the path's calls and **own** time: pprof's
     /// flat is then own time and its cum the accumulated time, with recursion counted once. In
     /// eprof mode each sample is one frame: one per function.
@@ -23,10 +24,38 @@ extension Profile {
     /// The uncompressed `perftools.profiles.Profile` message that `pprof()` gzips: one sample
     /// per node with a non-zero value, through the one `PprofBuilder`.
     package func pprofMessage() -> [UInt8] {
-        let sampleTypes = SampleType.of(mode)
-        // The default sample type is the last one, also the period type: wall where there is a
-        // clock, else calls.
-        return pprofMessage(sampleTypes: sampleTypes, defaultSampleType: sampleTypes[sampleTypes.count - 1].type)
+        let mine = SampleType.of(mode)
+        // The default sample type is the mode's last, also the period type: wall where there is
+        // a clock, else calls. The CPU samples' types come after it.
+        let main = mine[mine.count - 1]
+        return pprofMessage(
+            sampleTypes: SampleType.of(self),
+            periodType: main.valueType,
+            defaultSampleType: main.type
+        )
+    }
+
+    /// The profile in Go's CPU profile shape, for tools that expect exactly that: the sample
+    /// types `samples/count` and `cpu/nanoseconds` only, `period_type cpu/nanoseconds`, the
+    /// period one sample's CPU time (`1e9 / hz`), and only the call paths that were sampled.
+    ///
+    /// ```swift
+    /// let window = Profiler.start(mode: .fprof)
+    /// serve()
+    /// let bytes = window.stop().cpuPprof()   // go tool pprof -top FILE: flat and cum in cpu
+    /// ```
+    public func cpuPprof() -> [UInt8] {
+        Gzip.compress(cpuPprofMessage())
+    }
+
+    package func cpuPprofMessage() -> [UInt8] {
+        let hz = max(statistics.cpuHz, 1)
+        return pprofMessage(
+            sampleTypes: SampleType.cpu,
+            periodType: PprofBuilder.ValueType(type: "cpu", unit: "nanoseconds"),
+            period: Int64(1_000_000_000 / hz),
+            defaultSampleType: nil
+        )
     }
 
     /// The message with `sampleTypes` (the last is the period type unless `periodType` is

@@ -33,9 +33,25 @@ extension Profile {
             ]
         }
 
+        /// CPU samples, as Go's CPU profile names them (`runtime/pprof`): what Parca, Alloy and
+        /// Pyroscope look for in a CPU profile.
+        package static var cpu: [SampleType] {
+            [
+                SampleType(type: "samples", unit: "count", needsClock: true, value: { $0.cpuSamples }),
+                SampleType(type: "cpu", unit: "nanoseconds", needsClock: true, value: { $0.cpuNanoseconds }),
+            ]
+        }
+
         /// The sample types of a profile of `mode`.
         package static func of(_ mode: Mode) -> [SampleType] {
             mode == .cprof ? all.filter { !$0.needsClock } : all
+        }
+
+        /// The sample types of `profile`: its mode's, and the CPU samples' when it took them
+        /// (after wall, which stays the default and the period type).
+        package static func of(_ profile: Profile) -> [SampleType] {
+            let types = of(profile.mode)
+            return profile.mode != .cprof && profile.statistics.cpuHz > 0 ? types + cpu : types
         }
 
         package var valueType: PprofBuilder.ValueType {

@@ -22,6 +22,9 @@ import Glibc
 /// - `PPROF_MEMORY_OUTPUT=path`: with PprofMemory linked, write the heap profile there at exit
 ///   (`%p` becomes the process id), atomically, as `PPROF_OUTPUT` writes its profile.
 ///   (`PPROF_MEMORY_RATE` and `PPROF_MEMORY=0` are read by the hooks themselves.)
+/// - `PPROF_CPU_HZ=N`: CPU samples a second of each thread's CPU time while an fprof or eprof
+///   window is open (default 100, Go's rate; 0 turns sampling off; at most 250, the kernel's
+///   tick, above which no more signals arrive).
 /// - `PPROF_THREAD_LABELS=1`: a `thread` label (the thread's name) on the samples of sync
 ///   scopes. Off by default: in Pyroscope each label value is a series of its own.
 ///
@@ -38,13 +41,14 @@ struct Environment {
     var traceEvents = TimelineWindow.defaultLimit
     var traceBytes = TimelineWindow.defaultBytes
     var nodeLimit = CallTree.defaultNodeLimit
+    var cpuHz = 100
 
     static func read() -> Environment {
         var variables: [String: String] = [:]
         for name in [
             "PPROF_OUTPUT", "PPROF_MODE", "PPROF_RING_EVENTS", "PPROF_CLOCK", "PPROF_THREAD_LABELS",
             "PPROF_TRACE_OUTPUT", "PPROF_TRACE_EVENTS", "PPROF_TRACE_BYTES", "PPROF_TRACK_THREADS", "PPROF_MAX_NODES",
-            "PPROF_MEMORY_OUTPUT",
+            "PPROF_MEMORY_OUTPUT", "PPROF_CPU_HZ",
         ] {
             if let value = getenv(name) {
                 variables[name] = String(
@@ -53,6 +57,11 @@ struct Environment {
                 )
             }
         }
+        return parsed(variables)
+    }
+
+    /// The configuration `variables` give, each checked as `read()` checks it (tests).
+    static func parsed(_ variables: [String: String]) -> Environment {
         var environment = Environment(variables: variables)
         if let output = variables["PPROF_OUTPUT"], !output.isEmpty { environment.output = output }
         if let mode = variables["PPROF_MODE"] {
@@ -95,6 +104,19 @@ struct Environment {
                 warn(
                     "PPROF_MAX_NODES=\(text) is not a number from 64 to 1073741824; keeping \(CallTree.defaultNodeLimit)"
                 )
+            }
+        }
+        if let text = variables["PPROF_CPU_HZ"] {
+            if let n = Int(text), n >= 0, n <= CPUSampling.maximumHz {
+                environment.cpuHz = n
+            } else if let n = Int(text), n > CPUSampling.maximumHz {
+                warn(
+                    "PPROF_CPU_HZ=\(text) is above \(CPUSampling.maximumHz), the kernel's tick, which no more"
+                        + " signals pass; sampling at \(CPUSampling.maximumHz) Hz"
+                )
+                environment.cpuHz = CPUSampling.maximumHz
+            } else {
+                warn("PPROF_CPU_HZ=\(text) is not a number from 0 to \(CPUSampling.maximumHz); sampling at 100 Hz")
             }
         }
         if let track = variables["PPROF_TRACK_THREADS"] {

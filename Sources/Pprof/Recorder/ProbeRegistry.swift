@@ -46,6 +46,8 @@ final class ProbeRegistry: @unchecked Sendable {
         var named: [NamedKey: UInt32] = [:]
         var spans: [SpanKey: UInt32] = [:]
         var native: [UInt: UInt32] = [:]
+        /// CPU samples' interrupted functions, by symbol (or name, for an address without one).
+        var interrupted: [String: UInt32] = [:]
     }
 
     private let lock = Lock()
@@ -133,6 +135,23 @@ final class ProbeRegistry: @unchecked Sendable {
             table.functions.append(entry)
             table.native[address] = id
             return id
+        }
+    }
+
+    /// The function a CPU sample interrupted at `pc`: one probe per function (its symbol), not
+    /// per address, so that a hot loop is one leaf; its location is the first address seen.
+    /// Returns the probe and the function's symbol.
+    func intern(interruptedAt pc: UInt) -> (probe: UInt32, system: String) {
+        // NativeFrameName takes a return address and looks one byte before it: the interrupted
+        // instruction itself is the one to name.
+        let entry = NativeFrameName.function(returnAddress: pc &+ 1)
+        let key = entry.systemName
+        return lock.withLock {
+            if let id = table.interrupted[key] { return (id, key) }
+            let id = UInt32(table.functions.count)
+            table.functions.append(entry)
+            table.interrupted[key] = id
+            return (id, key)
         }
     }
 

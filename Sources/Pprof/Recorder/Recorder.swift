@@ -60,7 +60,10 @@ final class Recorder: @unchecked Sendable {
             clock: clock,
             hookPairTicks: Calibration.pairTicks(mode: clock.timedMode),
             nodeLimit: environment.nodeLimit,
-            ownsModeFlag: ownsModeFlag
+            ownsModeFlag: ownsModeFlag,
+            // A private recorder takes no samples; it charges those a test writes into its
+            // rings when the test asks for a rate.
+            cpuHz: ownsModeFlag || environment.variables["PPROF_CPU_HZ"] != nil ? environment.cpuHz : 0
         )
     }
 

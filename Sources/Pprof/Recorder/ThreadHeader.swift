@@ -1,3 +1,4 @@
+import CPprof
 import Synchronization
 
 /// The fixed part of a thread's recorder block, laid out by the compiler: producer-private
@@ -69,6 +70,11 @@ struct ThreadHeader {
     @inlinable static var openOffset: Int { MemoryLayout<ThreadHeader>.size }
     /// The probe cache: `probeCacheSlots` slots of (name, file, line, id) words.
     @inlinable static var probeCacheOffset: Int { openOffset + (Int(trackedDepths) + 1) * 8 }
+    /// The CPU sample ring (`CPprof_CpuSamples`: the SIGPROF handler's line, the aggregator's
+    /// line, the slots), from a line boundary.
+    @inlinable static var cpuSamplesOffset: Int { (probeCacheOffset + probeCacheSlots * 4 * 8 + 63) & ~63 }
     /// The ring's events, from a page boundary.
-    @inlinable static var eventsOffset: Int { (probeCacheOffset + probeCacheSlots * 4 * 8 + 4095) & ~4095 }
+    @inlinable static var eventsOffset: Int {
+        (cpuSamplesOffset + MemoryLayout<CPprof_CpuSamples>.size + 4095) & ~4095
+    }
 }

@@ -21,6 +21,8 @@ import Glibc
 ///                                 shared, unchecked slot)
 ///  ThreadHeader.probeCacheOffset  probe cache [256 x (name, file, line,   producer    producer
 ///                                 id)]
+///  ThreadHeader.cpuSamplesOffset  CPU samples (`CPprof_CpuSamples`): a     SIGPROF     consumer
+///                                 ring of (timestamp, pc), its timer      handler
 ///  ThreadHeader.eventsOffset      events [Event x capacity]               producer    consumer
 /// ```
 ///
@@ -75,6 +77,8 @@ struct ThreadState: @unchecked Sendable {
 
     /// Unmaps the block; the state must not be used again.
     func deallocate() {
+        // Its thread has ended, which disarmed the timer; the timer itself is the process's.
+        CPprof_cpuTimerDelete(cpuSamples)
         releaseSyncParent()
         munmap(base, ThreadState.mappedBytes(capacity: capacity))
         ThreadState.mappedRings.subtract(1, ordering: .relaxed)
@@ -173,6 +177,12 @@ struct ThreadState: @unchecked Sendable {
     func bump(_ which: Counter) {
         let c = counter(which)
         c.pointee.store(c.pointee.load(ordering: .relaxed) &+ 1, ordering: .relaxed)
+    }
+
+    /// The thread's CPU sample ring, which only its SIGPROF handler writes (see `CPprofCpu.h`);
+    /// zero-filled by `mmap`: empty, no timer.
+    var cpuSamples: UnsafeMutablePointer<CPprof_CpuSamples> {
+        (base + ThreadHeader.cpuSamplesOffset).assumingMemoryBound(to: CPprof_CpuSamples.self)
     }
 
     @inlinable var events: UnsafeMutablePointer<Event> {

@@ -1,0 +1,197 @@
+import CPprof
+import Foundation
+import PprofTestKit
+import PprofTestSupport
+import Synchronization
+import Testing
+
+@testable import Pprof
+
+/// CPU time per call path: the attribution of samples to the frames open when they were taken
+/// (a private recorder, samples written into its ring as the SIGPROF handler writes them), and
+/// the real sampler's accuracy against the threads' measured CPU time.
+@Suite(.serialized, .recorderExclusive)
+struct CPUSampleTests {
+    typealias Trace = Pprof.Trace
+
+    /// What the SIGPROF handler does: one sample at `timestamp`, interrupted at `pc`.
+    static func writeSample(_ state: ThreadState, timestamp: UInt64, pc: UInt64 = 0) {
+        let region = state.cpuSamples
+        let head = region.pointee.head
+        UnsafeMutablePointer(mutating: CPprof_cpuSlot(region, head)).pointee = CPprof_CpuSample(
+            timestamp: timestamp,
+            pc: pc
+        )
+        region.pointee.head = head + 1
+    }
+
+    /// CPU nanoseconds per call path ("outer;inner"), own and with everything below.
+    struct CPUTable {
+        var own: [String: UInt64] = [:]
+        var samples: [String: UInt64] = [:]
+
+        init(_ profile: Profile) {
+            var names: [String] = []
+            for node in profile.nodes {
+                let name = profile.functions[Int(node.function)].name
+                let path = node.parent < 0 ? name : names[Int(node.parent)] + ";" + name
+                names.append(path)
+                own[path, default: 0] += node.values.cpuNanoseconds
+                samples[path, default: 0] += node.values.cpuSamples
+            }
+        }
+
+        func accumulated(_ path: String) -> UInt64 {
+            own.filter { $0.key == path || $0.key.hasPrefix(path + ";") }.values.reduce(0, +)
+        }
+
+        func accumulatedSamples(_ path: String) -> UInt64 {
+            samples.filter { $0.key == path || $0.key.hasPrefix(path + ";") }.values.reduce(0, +)
+        }
+    }
+
+    static func threadCPUNanoseconds() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+
+    // MARK: Attribution (a private recorder)
+
+    @Test func eachSampleIsChargedToTheFrameOpenWhenItWasTaken() throws {
+        let recorder = Recorder(environment: .parsed(["PPROF_CPU_HZ": "100"]))
+        let ring = try #require(ThreadState.allocate(capacity: 1024, threadID: 1))
+        recorder.aggregator.adopt(ring)
+        let outer = recorder.probes.intern(named: "cpu.outer", #fileID, 1)
+        let inner = recorder.probes.intern(named: "cpu.inner", #fileID, 2)
+        let mode = recorder.clock.timedMode
+        let window = recorder.aggregator.open(mode: .fprof)
+        let a = ring.enter(probe: outer, mode: mode)
+        Self.writeSample(ring, timestamp: CPprof_rdtsc())  // in outer
+        let b = ring.enter(probe: inner, mode: mode)
+        Self.writeSample(ring, timestamp: CPprof_rdtsc())  // in inner
+        Self.writeSample(ring, timestamp: CPprof_rdtsc())  // in inner
+        ring.exit(b, timestamp: Clock.timestamp(mode))
+        Self.writeSample(ring, timestamp: CPprof_rdtsc())  // in outer again
+        ring.exit(a, timestamp: Clock.timestamp(mode))
+        Self.writeSample(ring, timestamp: CPprof_rdtsc())  // outside any scope
+        // Folded with the events: each between the two events around it.
+        recorder.aggregator.drainNow()
+        // A long scope: samples with no event after them go to the frame open at the drain.
+        let c = ring.enter(probe: outer, mode: mode)
+        recorder.aggregator.drainNow()
+        Self.writeSample(ring, timestamp: CPprof_rdtsc())
+        recorder.aggregator.drainNow()
+        ring.exit(c, timestamp: Clock.timestamp(mode))
+        let profile = recorder.aggregator.close(window)
+        let table = CPUTable(profile)
+        #expect(table.samples["cpu.outer"] == 3)
+        #expect(table.samples["cpu.outer;cpu.inner"] == 2)
+        #expect(table.samples["(no scope)"] == 1)
+        #expect(table.own["cpu.outer"] == 30_000_000)
+        #expect(profile.statistics.cpuHz == 100)
+        #expect(profile.statistics.cpuSamples == 6)
+        // The pprof has the CPU types after wall, which stays the default.
+        let decoded = try DecodedProfile.decode(profile.pprof())
+        #expect(decoded.sampleTypeNames == ["calls/count", "wall/nanoseconds", "samples/count", "cpu/nanoseconds"])
+        #expect(decoded.defaultSampleType == "wall")
+        #expect(decoded.violations().isEmpty, "\(decoded.violations())")
+        #expect(decoded.comments.first?.contains("cpu sampled at 100 Hz: 6 samples") == true, "\(decoded.comments)")
+    }
+
+    @Test func aCPUProfileHasGosShape() throws {
+        let recorder = Recorder(environment: .parsed(["PPROF_CPU_HZ": "50"]))
+        let ring = try #require(ThreadState.allocate(capacity: 1024, threadID: 1))
+        recorder.aggregator.adopt(ring)
+        let probe = recorder.probes.intern(named: "cpu.shape", #fileID, 1)
+        let window = recorder.aggregator.open(mode: .fprof)
+        let token = ring.enter(probe: probe, mode: recorder.clock.timedMode)
+        Self.writeSample(ring, timestamp: CPprof_rdtsc())
+        Self.writeSample(ring, timestamp: CPprof_rdtsc())
+        ring.exit(token, timestamp: Clock.timestamp(recorder.clock.timedMode))
+        let unsampled = ring.enter(
+            probe: recorder.probes.intern(named: "cpu.other", #fileID, 2),
+            mode: recorder.clock.timedMode
+        )
+        ring.exit(unsampled, timestamp: Clock.timestamp(recorder.clock.timedMode))
+        let profile = recorder.aggregator.close(window)
+        let decoded = try DecodedProfile.decode(profile.cpuPprof())
+        #expect(decoded.sampleTypeNames == ["samples/count", "cpu/nanoseconds"])
+        #expect(decoded.periodTypeName == "cpu/nanoseconds")
+        #expect(decoded.period == 20_000_000)
+        #expect(decoded.violations().isEmpty, "\(decoded.violations())")
+        // Only sampled paths: cpu.other had calls and wall but no sample.
+        #expect(decoded.samples.count == 1)
+        #expect(decoded.samples.first?.values == [2, 40_000_000])
+    }
+
+    @Test func cprofTakesNoSamplesAndACPUTypeOnlyWhenSampled() throws {
+        let recorder = Recorder(environment: Environment(variables: [:]))
+        let window = recorder.aggregator.open(mode: .fprof)
+        let profile = recorder.aggregator.close(window)
+        #expect(profile.statistics.cpuHz == 0)
+        let decoded = try DecodedProfile.decode(profile.pprof())
+        #expect(decoded.sampleTypeNames == ["calls/count", "wall/nanoseconds"])
+        let counting = Recorder(environment: .parsed(["PPROF_CPU_HZ": "100"]))
+        let cprof = counting.aggregator.close(counting.aggregator.open(mode: .cprof))
+        #expect(cprof.statistics.cpuHz == 0)
+        #expect(try DecodedProfile.decode(cprof.pprof()).sampleTypeNames == ["calls/count"])
+    }
+
+    // MARK: The real sampler (the process's recorder, SIGPROF)
+
+    @inline(never)
+    static func spinLoop(nanoseconds: UInt64) -> UInt64 {
+        spin(nanoseconds: nanoseconds)
+    }
+
+    /// One thread spins 300 ms in `cpu.spin` and sleeps 300 ms in `cpu.sleep`: spin's CPU is
+    /// its measured CPU time within 15 %, sleep's under 5 % of it, and both walls about 300 ms.
+    @Test func spinningIsCPUAndSleepingIsNot() throws {
+        Trace.scope("cpu.spin") {}  // registered outside the window
+        Trace.scope("cpu.sleep") {}
+        let window = Profiler.start()
+        var cpuSpent: UInt64 = 0
+        Trace.scope("cpu.spin") {
+            let before = Self.threadCPUNanoseconds()
+            _ = Self.spinLoop(nanoseconds: 300_000_000)
+            cpuSpent = Self.threadCPUNanoseconds() - before
+        }
+        Trace.scope("cpu.sleep") { _ = usleep(300_000) }
+        let profile = window.stop()
+        let table = CPUTable(profile)
+        let paths = PathTable(profile)
+        let spinCPU = Double(table.accumulated("cpu.spin"))
+        let sleepCPU = Double(table.accumulated("cpu.sleep"))
+        #expect(profile.statistics.cpuHz == 100, "\(profile.commentLines)")
+        #expect(abs(spinCPU - Double(cpuSpent)) <= 0.15 * Double(cpuSpent), "cpu \(spinCPU) against \(cpuSpent)")
+        #expect(sleepCPU < 0.05 * Double(cpuSpent), "sleep's cpu \(sleepCPU)")
+        let spinWall = Double(paths.accumulated("cpu.spin"))
+        let sleepWall = Double(paths.accumulated("cpu.sleep"))
+        #expect(spinWall >= 300e6 && spinWall < 330e6, "spin's wall \(spinWall)")
+        #expect(sleepWall >= 300e6 && sleepWall < 360e6, "sleep's wall \(sleepWall)")
+    }
+
+    /// Four threads spin 2 s in scopes on two cores: their CPU, summed, is what they used
+    /// (each measured with its thread's CPU-time clock, so that other suites running in this
+    /// process do not count) within 15 %, while their walls sum to 8 s.
+    @Test func fourThreadsOnTwoCoresShareTheCPUTheyUsed() throws {
+        Trace.scope("cpu.worker") {}
+        let used = Mutex<UInt64>(0)
+        let window = Profiler.start()
+        onThreads(4) { _ in
+            Trace.scope("cpu.worker") {
+                let before = Self.threadCPUNanoseconds()
+                _ = Self.spinLoop(nanoseconds: 2_000_000_000)
+                let spent = Self.threadCPUNanoseconds() - before
+                used.withLock { $0 += spent }
+            }
+        }
+        let profile = window.stop()
+        let cpu = Double(CPUTable(profile).accumulated("cpu.worker"))
+        let spent = Double(used.withLock { $0 })
+        let wall = Double(PathTable(profile).accumulated("cpu.worker"))
+        #expect(abs(cpu - spent) <= 0.15 * spent, "cpu \(cpu) against \(spent) used")
+        #expect(wall >= 8e9 && wall < 8.8e9, "wall \(wall)")
+    }
+}
