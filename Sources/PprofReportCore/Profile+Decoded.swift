@@ -10,15 +10,17 @@ extension Profile {
     /// print(profile.report())
     /// ```
     ///
-    /// Each sample's stack becomes a call path whose calls and own time are its `calls` and
-    /// `wall` values (summed over samples that share the stack; labels are dropped). The mode
-    /// and the statistics come from the machine-readable comment line our encoder writes
-    /// (`Profile.statisticsLine`); without one the mode comes from the sample types (`wall`
-    /// present: fprof; absent: cprof) and the statistics stay zero. Functions keep name, file
-    /// and line.
+    /// Each sample's stack becomes a call path whose calls, own time and CPU are its `calls`,
+    /// `wall`, `samples` and `cpu` values (summed over samples that share the stack; labels are
+    /// dropped). The mode and the statistics come from the machine-readable comment line our
+    /// encoder writes (`Profile.statisticsLine`); without one the mode comes from the sample
+    /// types (`wall` present: fprof; absent: cprof) and the statistics stay zero. Functions keep
+    /// name, file and line.
     package init(decoded: DecodedProfile) {
         let callsColumn = decoded.sampleTypeIndex("calls")
         let wallColumn = decoded.sampleTypeIndex("wall")
+        let samplesColumn = decoded.sampleTypeIndex("samples")
+        let cpuColumn = decoded.sampleTypeIndex("cpu")
 
         var functions: [Function] = []
         var functionIndex: [UInt64: Int32] = [:]
@@ -78,6 +80,8 @@ extension Profile {
             }
             nodes[Int(parent)].calls &+= value(callsColumn)
             nodes[Int(parent)].ownNanoseconds &+= value(wallColumn)
+            nodes[Int(parent)].values.cpuSamples &+= value(samplesColumn)
+            nodes[Int(parent)].values.cpuNanoseconds &+= value(cpuColumn)
         }
 
         let recorded = decoded.recorded

@@ -97,6 +97,58 @@ import Testing
         #expect(report.hasPrefix("mode: eprof (flat per function; calls and own wall time)\nduration: 12.000 ms\n"))
     }
 
+    /// `nested` with CPU samples at 100 Hz: main 1 in itself, parse 3 under work (one of them
+    /// in a native leaf `hash` below it). The report's CPU column is sampled CPU with what a
+    /// function called (eprof: in itself); `top` reads the cpu type by name.
+    @Test func aSampledProfileHasACPUColumn() throws {
+        let profile = Self.sampled(.fprof)
+        let decoded = try Self.decoded(profile)
+        #expect(decoded.sampleTypeNames == ["calls/count", "wall/nanoseconds", "samples/count", "cpu/nanoseconds"])
+        let report = try ProfileReport.render(decoded)
+        #expect(report.contains("cpu samples: 4 at 100 Hz\n"), "\(report)")
+        #expect(report.contains("ACC/CALL (µs)   CPU (ms)\n"), "\(report)")
+        #expect(
+            Self.row(report, startingWith: ["*", "main"])
+                == ["*", "main", "1", "11.000", "94.83%", "2.000", "17.24%", "11000.000", "40.000"],
+            "\(report)"
+        )
+        #expect(
+            Self.row(report, startingWith: ["*", "parse"])
+                == ["*", "parse", "4", "4.000", "34.48%", "4.000", "34.48%", "1000.000", "30.000"]
+        )
+        // The native leaf: no call, no wall, its CPU.
+        #expect(
+            Self.row(report, startingWith: ["*", "hash"])
+                == ["*", "hash", "0", "0.000", "0.00%", "0.000", "0.00%", "-", "10.000"]
+        )
+        let top = try TopTable.render(decoded, sampleType: "cpu")
+        #expect(top.hasPrefix("sample type: cpu (nanoseconds), total 40.000ms\n"), "\(top)")
+        #expect(Self.row(top, "parse") == ["20.000ms", "50.00%", "50.00%", "30.000ms", "75.00%", "parse"], "\(top)")
+        // eprof: CPU in the function itself.
+        let eprof = try ProfileReport.render(try Self.decoded(Self.sampled(.eprof)))
+        #expect(Self.row(eprof, "parse") == ["4", "4.000", "34.48%", "1000.000", "20.000", "parse"], "\(eprof)")
+        #expect(Self.row(eprof, "hash") == ["0", "0.000", "0.00%", "-", "10.000", "hash"], "\(eprof)")
+    }
+
+    static func sampled(_ mode: Profile.Mode) -> Profile {
+        var profile = ReportFixtures.nested(mode: mode)
+        profile.statistics.cpuHz = 100
+        profile.statistics.cpuSamples = 4
+        profile.functions.append(ReportFixtures.function("hash", line: 60))
+        profile.nodes[0].values.cpuSamples = 1
+        profile.nodes[0].values.cpuNanoseconds = 10_000_000
+        profile.nodes[2].values.cpuSamples = 2
+        profile.nodes[2].values.cpuNanoseconds = 20_000_000
+        profile.nodes.append(
+            Profile.Node(
+                parent: 2,
+                function: Int32(profile.functions.count - 1),
+                values: Measurements(cpuSamples: 1, cpuNanoseconds: 10_000_000)
+            )
+        )
+        return profile
+    }
+
     @Test func diffShowsDurationsAndNormalizesToRates() throws {
         // base: 10 calls in 12 ms; new: 13 calls in 24 ms (parse under work 6 times).
         let base = try Self.decoded(ReportFixtures.nested())

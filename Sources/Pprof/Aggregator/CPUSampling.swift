@@ -35,8 +35,8 @@ final class CPUSampling {
     let armsTimers: Bool
     /// CPU windows open now.
     private(set) var windows = 0
-    /// Why nothing is sampled although `hz` asks for it (another SIGPROF handler, no timers), or
-    /// nil.
+    /// Why nothing is sampled although `hz` asks for it (another SIGPROF handler), or nil; with
+    /// `hz` 0 nothing was asked for, and nothing is said.
     private(set) var unavailable: String?
     /// Timers that could not be made since the process started (a thread that had ended, or
     /// the kernel's limit).
@@ -51,7 +51,6 @@ final class CPUSampling {
         self.hz = max(0, min(hz, Self.maximumHz))
         periodNanoseconds = self.hz > 0 ? UInt64(1_000_000_000 / self.hz) : 0
         self.armsTimers = armsTimers
-        if hz == 0 { unavailable = "PPROF_CPU_HZ=0" }
     }
 
     /// Whether a CPU window is open and samples are being taken (by timers, or by a test).

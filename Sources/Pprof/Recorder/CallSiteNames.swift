@@ -265,9 +265,21 @@ final class SymbolTable: @unchecked Sendable {
         let shnum = u16(0x3C)
         // Compared so that no sum can overflow, whatever the file says.
         guard shoff > 0, shentsize >= 64, shoff <= size, shnum * shentsize <= size - shoff else { return false }
+        // The full symbol table, or where an object was stripped of it (Debian's libc), the
+        // dynamic one: its exported functions at least.
+        for wanted in [2, 11] {  // SHT_SYMTAB, SHT_DYNSYM
+            if let found = load(sectionType: wanted, shoff: shoff, shentsize: shentsize, shnum: shnum) {
+                return found
+            }
+        }
+        return false
+    }
+
+    /// The functions of the first section of `sectionType`; nil when there is none.
+    private func load(sectionType: Int, shoff: Int, shentsize: Int, shnum: Int) -> Bool? {
         for index in 0..<shnum {
             let header = shoff + index * shentsize
-            guard u32(header + 4) == 2 else { continue }  // SHT_SYMTAB
+            guard u32(header + 4) == sectionType else { continue }
             let offset = clamped(header + 24)
             let length = clamped(header + 32)
             let link = u32(header + 40)
@@ -333,7 +345,7 @@ final class SymbolTable: @unchecked Sendable {
             }
             return true
         }
-        return false
+        return nil
     }
 
     /// Sorts `keys` in place, without the standard library's generic sort, which a debug build

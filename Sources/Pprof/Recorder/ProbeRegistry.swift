@@ -144,7 +144,15 @@ final class ProbeRegistry: @unchecked Sendable {
     func intern(interruptedAt pc: UInt) -> (probe: UInt32, system: String) {
         // NativeFrameName takes a return address and looks one byte before it: the interrupted
         // instruction itself is the one to name.
-        let entry = NativeFrameName.function(returnAddress: pc &+ 1)
+        var entry = NativeFrameName.function(returnAddress: pc &+ 1)
+        if entry.name.hasPrefix("0x") {
+            // No symbol: one function per object, not one per address ("0x… (libc.so.6)").
+            let object = entry.name.split(separator: " ", maxSplits: 1).dropFirst().first.map {
+                " in " + $0.dropFirst().dropLast()
+            }
+            entry.name = "(no symbol\(object ?? ""))"
+            entry.systemName = entry.name
+        }
         let key = entry.systemName
         return lock.withLock {
             if let id = table.interrupted[key] { return (id, key) }

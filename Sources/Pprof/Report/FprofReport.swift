@@ -35,13 +35,17 @@ extension Profile {
     /// recursion, the outermost occurrence of the edge on a path takes it). In cprof mode, which
     /// reads no clock, CNT and CNT % (of the total calls) are shown and blocks are sorted by CNT.
     /// In eprof mode the profile is flat (no callers, no callees, no ACC): the report is one
-    /// table of functions with CNT, OWN, OWN % and OWN/CALL, by OWN descending.
+    /// table of functions with CNT, OWN, OWN % and OWN/CALL, by OWN descending. Where the window
+    /// took CPU samples, a CPU column follows: sampled CPU time in the function and what it called
+    /// (fprof; in eprof, in the function itself), an estimate beside the exact wall time, so that
+    /// a function that waits shows much more ACC than CPU.
     ///
     /// - Returns: the report, lines ending in "\n".
     public func report() -> String {
         let profile = normalizedForOutput
         let totals = CallGraphTotals(profile)
         let timed = mode != .cprof
+        let sampled = timed && statistics.cpuHz > 0
         let totalCalls = profile.nodes.reduce(0) { $0 &+ $1.calls }
         let totalOwn = profile.nodes.reduce(0) { $0 &+ $1.ownNanoseconds }
 
@@ -53,6 +57,11 @@ extension Profile {
             lines.append("CNT: calls. ACC: time in the function and what it called, recursion counted once.")
             lines.append("OWN: time in the function itself. %: of the total own time. ACC/CALL: ACC per call.")
             lines.append("Callers above each * line, callees below.")
+            if sampled {
+                lines.append(
+                    "CPU: CPU time in the function and what it called, sampled at \(statistics.cpuHz) Hz (an estimate)."
+                )
+            }
         } else {
             lines.append("CNT: calls. CNT %: of the total calls. Callers above each * line, callees below.")
         }
@@ -62,13 +71,13 @@ extension Profile {
         let names = Self.displayNames(profile.functions)
         func name(_ function: Int32) -> String { function < 0 ? "(root)" : names[Int(function)] }
         func numbers(_ totals: CallGraphTotals.Totals) -> [String] {
-            timed
-                ? [
-                    String(totals.calls), FixedPoint.milliseconds(totals.accumulated),
-                    Self.percent(totals.accumulated, of: totalOwn), FixedPoint.milliseconds(totals.own),
-                    Self.percent(totals.own, of: totalOwn), Self.perCall(totals.accumulated, calls: totals.calls),
-                ]
-                : [String(totals.calls), Self.percent(totals.calls, of: totalCalls)]
+            guard timed else { return [String(totals.calls), Self.percent(totals.calls, of: totalCalls)] }
+            let cells = [
+                String(totals.calls), FixedPoint.milliseconds(totals.accumulated),
+                Self.percent(totals.accumulated, of: totalOwn), FixedPoint.milliseconds(totals.own),
+                Self.percent(totals.own, of: totalOwn), Self.perCall(totals.accumulated, calls: totals.calls),
+            ]
+            return sampled ? cells + [FixedPoint.milliseconds(totals.cpuAccumulated)] : cells
         }
         // By ACC (cprof: CNT) descending, then CNT, then name, then index: a total order, so the
         // report does not depend on dictionary order.
@@ -108,7 +117,9 @@ extension Profile {
             }
         }
 
-        let headers = timed ? ["CNT", "ACC (ms)", "ACC %", "OWN (ms)", "OWN %", "ACC/CALL (µs)"] : ["CNT", "CNT %"]
+        let timedHeaders =
+            ["CNT", "ACC (ms)", "ACC %", "OWN (ms)", "OWN %", "ACC/CALL (µs)"] + (sampled ? ["CPU (ms)"] : [])
+        let headers = timed ? timedHeaders : ["CNT", "CNT %"]
         lines += Self.aligned(headers: headers, rows: rows)
         return lines.joined(separator: "\n") + "\n"
     }
@@ -121,6 +132,11 @@ extension Profile {
         lines.append("total calls: \(totalCalls)")
         if mode != .cprof {
             lines.append("total own time: \(FixedPoint.milliseconds(totalOwn)) ms")
+        }
+        if mode != .cprof && statistics.cpuHz > 0 {
+            lines.append("cpu samples: \(statistics.cpuSamples) at \(statistics.cpuHz) Hz")
+        } else if mode != .cprof && !statistics.cpuUnavailable.isEmpty {
+            lines.append("cpu not sampled: \(statistics.cpuUnavailable)")
         }
         if statistics.eventsDropped > 0 {
             lines.append("events dropped: \(statistics.eventsDropped) (a thread's ring buffer was full)")
@@ -140,9 +156,11 @@ extension Profile {
     /// then CNT, then name. A flat profile has no callers or callees to show.
     private func flatTable(_ profile: Profile, totals: CallGraphTotals, totalOwn: UInt64) -> [String] {
         let names = Self.displayNames(profile.functions)
+        let sampled = statistics.cpuHz > 0
         let rows = totals.functions.filter { !$0.value.isZero }
             .sorted { a, b in
                 if a.value.own != b.value.own { return a.value.own > b.value.own }
+                if a.value.cpu != b.value.cpu { return a.value.cpu > b.value.cpu }
                 if a.value.calls != b.value.calls { return a.value.calls > b.value.calls }
                 return (names[Int(a.key)], a.key) < (names[Int(b.key)], b.key)
             }
@@ -151,13 +169,17 @@ extension Profile {
                     String(totals.calls), FixedPoint.milliseconds(totals.own), Self.percent(totals.own, of: totalOwn),
                     Self.perCall(totals.own, calls: totals.calls),
                 ]
-                return (names[Int(function)], numbers)
+                return (names[Int(function)], sampled ? numbers + [FixedPoint.milliseconds(totals.cpu)] : numbers)
             }
         var lines = [
-            "CNT: calls. OWN: time in the function itself. OWN %: of the total own time. OWN/CALL: OWN per call.",
-            "",
+            "CNT: calls. OWN: time in the function itself. OWN %: of the total own time. OWN/CALL: OWN per call."
         ]
-        lines += Self.aligned(headers: ["CNT", "OWN (ms)", "OWN %", "OWN/CALL (µs)"], rows: rows, labelLast: true)
+        if sampled {
+            lines.append("CPU: CPU time in the function itself, sampled at \(statistics.cpuHz) Hz (an estimate).")
+        }
+        lines.append("")
+        let headers = ["CNT", "OWN (ms)", "OWN %", "OWN/CALL (µs)"] + (sampled ? ["CPU (ms)"] : [])
+        lines += Self.aligned(headers: headers, rows: rows, labelLast: true)
         return lines
     }
 
