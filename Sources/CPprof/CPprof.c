@@ -3,6 +3,7 @@
 #include <link.h>
 #include <sys/auxv.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -206,4 +207,19 @@ void CPprof_restoreDefaultAndRaise(int sig) {
     sigaddset(&set, sig);
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
     raise(sig);
+}
+
+// libstdc++'s demangler, which every Swift program has loaded (the runtime links it); weak, so
+// that an object without it still links, and names stay mangled.
+extern char *__cxa_demangle(const char *mangled, char *buffer, size_t *length, int *status) __attribute__((weak));
+
+char *CPprof_demangleCxx(const char *mangled) {
+    if (!__cxa_demangle) return NULL;
+    int status = 0;
+    char *result = __cxa_demangle(mangled, NULL, NULL, &status);
+    if (status != 0) {
+        free(result);
+        return NULL;
+    }
+    return result;
 }

@@ -163,6 +163,10 @@ uintptr_t CPprof_entryPoint(void);
 /// frame pointers. Slow (it may load the unwinder): for once-per-call-site paths only.
 int CPprof_backtrace(void **buffer, int capacity);
 
+/// The C++ symbol `mangled` demangled (malloc'ed: free it), or NULL when it is not one or the
+/// demangler is not loaded.
+char *CPprof_demangleCxx(const char *mangled);
+
 /// Creates the pthread key whose destructor runs `destructor(state)` when a thread with a
 /// recorder state exits. Returns 0 on success.
 int CPprof_installThreadExitHook(void (*destructor)(void *));

@@ -27,7 +27,8 @@ enum NativeFrameName {
         }
         let demangled = CallSiteNames.demangle(symbol)
         return Profile.Function(
-            name: demangled.map(shortName) ?? symbol,
+            // A C++ name comes back short already; a Swift one is shortened as scopes' are.
+            name: symbol.hasPrefix("_Z") ? demangled ?? symbol : demangled.map(shortName) ?? symbol,
             systemName: demangled ?? symbol,
             file: "",
             line: 0,

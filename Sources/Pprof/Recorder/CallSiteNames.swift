@@ -163,12 +163,35 @@ enum CallSiteNames {
     }
 
     static func demangle(_ symbol: String) -> String? {
+        if symbol.hasPrefix("_Z") { return demangleCxx(symbol) }
         guard symbol.hasPrefix("$s") else { return nil }
         return symbol.withCString { mangled in
             guard let raw = swiftDemangle(mangled, strlen(mangled), nil, nil, 0) else { return nil }
             defer { free(raw) }
             return String(validatingCString: raw)
         }
+    }
+
+    /// A C++ symbol (the Swift runtime's, libstdc++'s) as pprof shows one: demangled, without
+    /// template arguments, parameters or return type (`swift::RefCounts::doDecrementSlow`).
+    static func demangleCxx(_ symbol: String) -> String? {
+        guard let raw = symbol.withCString({ CPprof_demangleCxx($0) }) else { return nil }
+        defer { free(raw) }
+        guard let full = String(validatingCString: raw) else { return nil }
+        var text = ""
+        var depth = 0
+        for character in full.replacingAll("(anonymous namespace)", with: "{anonymous}") {
+            if character == "<" { depth += 1 }
+            if depth == 0 {
+                // The parameters: the name is complete.
+                if character == "(" { break }
+                text.append(character)
+            }
+            if character == ">" { depth = max(0, depth - 1) }
+        }
+        // A return type comes before the name, a space apart.
+        let name = text.split(separator: " ").last.map(String.init) ?? text
+        return name.isEmpty ? full : name
     }
 
     // MARK: Symbols
