@@ -24,9 +24,10 @@ enum IndexPage {
             <table>
             <tr><td><a href="profile?seconds=\(seconds)">profile</a></td>
             <td>Records N seconds (<code>seconds=N</code>, 1 to \(maxSeconds), default 30) and returns a pprof
-            profile: <code>type=fprof</code> call paths with calls and wall time (default), <code>type=eprof</code>
-            flat per function, <code>type=cprof</code> call counts only; <code>debug=1</code> gives the fprof-style
-            text report instead. Several may run at once.</td></tr>
+            profile: <code>type=fprof</code> call paths with calls and wall time (default) and sampled CPU
+            (<code>-sample_index=cpu</code>), <code>type=eprof</code> flat per function, <code>type=cprof</code>
+            call counts only, <code>type=cpu</code> Go's CPU profile shape; <code>debug=1</code> gives the
+            fprof-style text report instead. Several may run at once.</td></tr>
             <tr><td><a href="profile?seconds=\(seconds)&amp;debug=1">profile?debug=1</a></td>
             <td>The same window as an fprof-style text report: callers above, callees below, CNT, ACC and OWN.</td></tr>
             <tr><td><a href="trace?seconds=1">trace</a></td>
