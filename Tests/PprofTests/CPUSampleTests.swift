@@ -67,20 +67,20 @@ struct CPUSampleTests {
         let mode = recorder.clock.timedMode
         let window = recorder.aggregator.open(mode: .fprof)
         let a = ring.enter(probe: outer, mode: mode)
-        Self.writeSample(ring, timestamp: CPprof_rdtsc())  // in outer
+        Self.writeSample(ring, timestamp: Clock.timestamp(recorder.clock.timedMode))  // in outer
         let b = ring.enter(probe: inner, mode: mode)
-        Self.writeSample(ring, timestamp: CPprof_rdtsc())  // in inner
-        Self.writeSample(ring, timestamp: CPprof_rdtsc())  // in inner
+        Self.writeSample(ring, timestamp: Clock.timestamp(recorder.clock.timedMode))  // in inner
+        Self.writeSample(ring, timestamp: Clock.timestamp(recorder.clock.timedMode))  // in inner
         ring.exit(b, timestamp: Clock.timestamp(mode))
-        Self.writeSample(ring, timestamp: CPprof_rdtsc())  // in outer again
+        Self.writeSample(ring, timestamp: Clock.timestamp(recorder.clock.timedMode))  // in outer again
         ring.exit(a, timestamp: Clock.timestamp(mode))
-        Self.writeSample(ring, timestamp: CPprof_rdtsc())  // outside any scope
+        Self.writeSample(ring, timestamp: Clock.timestamp(recorder.clock.timedMode))  // outside any scope
         // Folded with the events: each between the two events around it.
         recorder.aggregator.drainNow()
         // A long scope: samples with no event after them go to the frame open at the drain.
         let c = ring.enter(probe: outer, mode: mode)
         recorder.aggregator.drainNow()
-        Self.writeSample(ring, timestamp: CPprof_rdtsc())
+        Self.writeSample(ring, timestamp: Clock.timestamp(recorder.clock.timedMode))
         recorder.aggregator.drainNow()
         ring.exit(c, timestamp: Clock.timestamp(mode))
         let profile = recorder.aggregator.close(window)
@@ -106,8 +106,8 @@ struct CPUSampleTests {
         let probe = recorder.probes.intern(named: "cpu.shape", #fileID, 1)
         let window = recorder.aggregator.open(mode: .fprof)
         let token = ring.enter(probe: probe, mode: recorder.clock.timedMode)
-        Self.writeSample(ring, timestamp: CPprof_rdtsc())
-        Self.writeSample(ring, timestamp: CPprof_rdtsc())
+        Self.writeSample(ring, timestamp: Clock.timestamp(recorder.clock.timedMode))
+        Self.writeSample(ring, timestamp: Clock.timestamp(recorder.clock.timedMode))
         ring.exit(token, timestamp: Clock.timestamp(recorder.clock.timedMode))
         let unsampled = ring.enter(
             probe: recorder.probes.intern(named: "cpu.other", #fileID, 2),
