@@ -30,7 +30,6 @@ static uint64_t interruptedPC(void *context) {
 // kept: the interrupted code may be about to read it.
 static void onSIGPROF(int sig, siginfo_t *info, void *context) {
     (void)sig;
-    (void)info;
     int savedErrno = errno;
     __atomic_fetch_add(&signalsHandled, 1, __ATOMIC_RELAXED);
     void *state = CPprof_threadState;
@@ -53,6 +52,9 @@ static void onSIGPROF(int sig, siginfo_t *info, void *context) {
         CPprof_CpuSample *slot = &region->slots[head % CPPROF_CPU_SLOTS];
         slot->timestamp = timestamp;
         slot->pc = interruptedPC(context);
+        // A POSIX timer's signal carries the periods that expired since the last one was
+        // delivered (si_overrun); a signal from elsewhere (tgkill, kill) stands for one.
+        slot->periods = 1 + (info && info->si_code == SI_TIMER && info->si_overrun > 0 ? (uint64_t)info->si_overrun : 0);
         __atomic_store_n(&region->head, head + 1, __ATOMIC_RELEASE);
     } else {
         __atomic_store_n(&region->dropped, __atomic_load_n(&region->dropped, __ATOMIC_RELAXED) + 1,

@@ -84,6 +84,12 @@ extension Profile {
                     + " (new call paths are counted under (call tree full))"
             )
         }
+        if statistics.cpuOverruns > 0 {
+            lines.append(
+                "cpu overruns: \(statistics.cpuOverruns) (timer periods that expired before their signal came,"
+                    + " counted with the next one)"
+            )
+        }
         if statistics.cpuSamplesDropped > 0 {
             lines.append("cpu samples dropped: \(statistics.cpuSamplesDropped) (a thread's sample ring was full)")
         }

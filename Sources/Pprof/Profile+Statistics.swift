@@ -33,8 +33,12 @@ extension Profile {
         /// CPU samples a second of each thread's CPU time while the window was open; 0 when
         /// none were taken (cprof, `PPROF_CPU_HZ=0`, or sampling unavailable).
         package var cpuHz: Int = 0
-        /// CPU samples charged to the window's call paths.
+        /// CPU samples charged to the window's call paths, in timer periods.
         package var cpuSamples: UInt64 = 0
+        /// Of those, the periods that came with another's signal: the timer expired again
+        /// before its signal was delivered, or several times between two of the kernel's checks
+        /// (a loaded machine), and the kernel sent one signal with the count of the others.
+        package var cpuOverruns: UInt64 = 0
         /// CPU samples lost because a thread's sample ring was full.
         package var cpuSamplesDropped: UInt64 = 0
         /// Why no CPU samples were taken although they were asked for, or "".
@@ -74,6 +78,7 @@ extension Profile.Statistics {
             ("async_refused", .integer(\.asyncPathsRefused)),
             ("cpu_hz", .integer(\.cpuHz)),
             ("cpu_samples", .count(\.cpuSamples)),
+            ("cpu_overruns", .count(\.cpuOverruns)),
             ("cpu_dropped", .count(\.cpuSamplesDropped)),
             ("cpu_off", .text(\.cpuUnavailable)),
         ]

@@ -25,10 +25,14 @@ extern "C" {
 #define CPPROF_CPU_SLOTS 128
 
 /// One sample: the clock the hooks read (TSC or CLOCK_MONOTONIC, as the recording flag says; 0
-/// when it says neither) and the program counter the signal interrupted.
+/// when it says neither), the program counter the signal interrupted, and the timer periods it
+/// stands for: 1, plus the timer's overruns (periods that expired while its signal was still
+/// pending, or before the kernel looked: on a loaded machine a thread can use several periods
+/// of CPU between two checks of its timer, and the kernel then sends one signal for them).
 typedef struct {
     uint64_t timestamp;
     uint64_t pc;
+    uint64_t periods;
 } CPprof_CpuSample;
 
 /// A thread's sample ring, inside its recorder block (`ThreadHeader.cpuSamplesOffset`): one

@@ -22,13 +22,14 @@ final class Aggregator: @unchecked Sendable {
         var openAtThreadExit: UInt64 = 0
         var enteredBeforeRecording: UInt64 = 0
         var cpuSamples: UInt64 = 0
+        var cpuOverruns: UInt64 = 0
         var cpuSamplesDropped: UInt64 = 0
 
         /// Every member, so that arithmetic and copies name each one once.
         static var members: [WritableKeyPath<Totals, UInt64>] {
             [
                 \.folded, \.dropped, \.staleExits, \.wrongThreadExits, \.implicitlyClosed, \.openAtThreadExit,
-                \.enteredBeforeRecording, \.cpuSamples, \.cpuSamplesDropped,
+                \.enteredBeforeRecording, \.cpuSamples, \.cpuOverruns, \.cpuSamplesDropped,
             ]
         }
 
@@ -272,6 +273,7 @@ final class Aggregator: @unchecked Sendable {
             t.cpuSamplesDropped = folder.cpuSamplesDropped
         }
         t.cpuSamples = folder.counts.cpuSamples
+        t.cpuOverruns = folder.counts.cpuOverruns
         return t
     }
 
@@ -392,6 +394,7 @@ final class Aggregator: @unchecked Sendable {
             if window.mode != .cprof {
                 statistics.cpuHz = cpu.isSampling ? cpu.hz : 0
                 statistics.cpuSamples = totals.cpuSamples
+                statistics.cpuOverruns = totals.cpuOverruns
                 statistics.cpuSamplesDropped = totals.cpuSamplesDropped
                 statistics.cpuUnavailable = cpu.unavailable ?? ""
                 cpu.windowClosed(folders)

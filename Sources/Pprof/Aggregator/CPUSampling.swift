@@ -94,13 +94,13 @@ final class CPUSampling {
 
     // MARK: Charging
 
-    /// Charges one sample taken at `pc` to `node`, the frame open when it was taken: to the
-    /// node itself when the interrupted code is the scope's own function, else to a leaf below
-    /// it for the interrupted function.
-    func charge(pc: UInt, to node: Int32, tree: CallTree, probes: ProbeRegistry) {
-        let period = periodNanoseconds != 0 ? periodNanoseconds : 10_000_000
+    /// Charges one sample taken at `pc`, standing for `periods` of the timer, to `node`, the
+    /// frame open when it was taken: to the node itself when the interrupted code is the scope's
+    /// own function, else to a leaf below it for the interrupted function.
+    func charge(pc: UInt, periods: UInt64, to node: Int32, tree: CallTree, probes: ProbeRegistry) {
+        let nanoseconds = periods &* (periodNanoseconds != 0 ? periodNanoseconds : 10_000_000)
         guard pc != 0 else {
-            tree.addCPUSample(node, nanoseconds: period)
+            tree.addCPUSamples(node, periods, nanoseconds: nanoseconds)
             return
         }
         let frame: (probe: UInt32, system: String)
@@ -119,6 +119,6 @@ final class CPUSampling {
             scopeSymbol[scopeProbe] = scope
         }
         let leaf = node != 0 && frame.system == scope ? node : tree.child(of: node, probe: frame.probe)
-        tree.addCPUSample(leaf, nanoseconds: period)
+        tree.addCPUSamples(leaf, periods, nanoseconds: nanoseconds)
     }
 }

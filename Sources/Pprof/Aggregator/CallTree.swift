@@ -194,9 +194,9 @@ final class CallTree {
         sparse[Int(node)].bytes &+= bytes
     }
 
-    /// One CPU sample in `node`'s own frame, standing for `nanoseconds` of CPU time.
-    func addCPUSample(_ node: Int32, nanoseconds: UInt64) {
-        sparse[Int(node)].cpuSamples &+= 1
+    /// CPU samples in `node`'s own frame (timer periods), standing for `nanoseconds` of CPU time.
+    func addCPUSamples(_ node: Int32, _ samples: UInt64, nanoseconds: UInt64) {
+        sparse[Int(node)].cpuSamples &+= samples
         sparse[Int(node)].cpuNanoseconds &+= nanoseconds
     }
 

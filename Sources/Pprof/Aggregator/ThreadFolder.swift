@@ -45,8 +45,11 @@ final class ThreadFolder {
         var gaps: UInt64 = 0
         var implicitlyClosed: UInt64 = 0
         var openAtThreadExit: UInt64 = 0
-        /// CPU samples charged to the tree.
+        /// CPU samples charged to the tree, as timer periods (a signal stands for one, plus the
+        /// timer's overruns).
         var cpuSamples: UInt64 = 0
+        /// Periods that came with another's signal (the timer's overruns).
+        var cpuOverruns: UInt64 = 0
     }
 
     let threadID: UInt32
@@ -410,8 +413,11 @@ final class ThreadFolder {
         guard let cpu, let probes, cpuNext < cpuPending.count else { return }
         let node = depth > 0 ? frames[depth - 1].node : tree.child(of: 0, probe: ProbeRegistry.noScopeProbe)
         while cpuNext < cpuPending.count && cpuPending[cpuNext].timestamp < time {
-            cpu.charge(pc: UInt(cpuPending[cpuNext].pc), to: node, tree: tree, probes: probes)
-            counts.cpuSamples &+= 1
+            let sample = cpuPending[cpuNext]
+            let periods = max(sample.periods, 1)
+            cpu.charge(pc: UInt(sample.pc), periods: periods, to: node, tree: tree, probes: probes)
+            counts.cpuSamples &+= periods
+            counts.cpuOverruns &+= periods &- 1
             cpuNext += 1
         }
     }
