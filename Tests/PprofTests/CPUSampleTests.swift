@@ -157,6 +157,28 @@ struct CPUSampleTests {
         return threadCPUNanoseconds() - start
     }
 
+    /// Runs `attempt` (which returns its sampled CPU, the CPU it measured and its wall time) up
+    /// to three times while it misses by more than `tolerance` on a loaded machine: the kernel
+    /// checks a CPU-time timer only at a tick that finds its thread running, so when other
+    /// processes take the core (the spin's wall time more than twice its CPU time) the last
+    /// periods of a spin are noticed after its scope has closed and charged to what follows.
+    /// On a machine that is not overloaded the first attempt must hold.
+    static func withinTolerance(
+        _ tolerance: Double,
+        _ attempt: () throws -> (sampled: Double, measured: Double, wall: Double)
+    ) rethrows -> (sampled: Double, measured: Double, wall: Double) {
+        var result = try attempt()
+        var tries = 1
+        while tries < 3 && abs(result.sampled - result.measured) > tolerance * result.measured
+            && result.wall > 2 * result.measured
+        {
+            print("CPUSampleTests: loaded (\(result)), again")
+            result = try attempt()
+            tries += 1
+        }
+        return result
+    }
+
     /// One thread spins 300 ms of CPU in `cpu.spin` and sleeps 300 ms in `cpu.sleep`: spin's
     /// CPU is its measured CPU time within 15 %, sleep's under 5 % of it, and the walls about
     /// 300 ms (spin's longer where other processes take the core: it spins for CPU time, so
@@ -164,26 +186,54 @@ struct CPUSampleTests {
     @Test func spinningIsCPUAndSleepingIsNot() throws {
         Trace.scope("cpu.spin") {}  // registered outside the window
         Trace.scope("cpu.sleep") {}
-        let window = Profiler.start()
-        var cpuSpent: UInt64 = 0
-        Trace.scope("cpu.spin") { cpuSpent = Self.spinCPU(nanoseconds: 300_000_000) }
-        Trace.scope("cpu.sleep") { _ = usleep(300_000) }
-        let profile = window.stop()
-        let table = CPUTable(profile)
-        let paths = PathTable(profile)
-        let spinCPU = Double(table.accumulated("cpu.spin"))
-        let sleepCPU = Double(table.accumulated("cpu.sleep"))
-        #expect(profile.statistics.cpuHz == 100, "\(profile.commentLines)")
-        #expect(abs(spinCPU - Double(cpuSpent)) <= 0.15 * Double(cpuSpent), "cpu \(spinCPU) against \(cpuSpent)")
-        #expect(sleepCPU < 0.05 * Double(cpuSpent), "sleep's cpu \(sleepCPU)")
-        let spinWall = Double(paths.accumulated("cpu.spin"))
-        let sleepWall = Double(paths.accumulated("cpu.sleep"))
+        var sleepCPU = 0.0
+        var sleepWall = 0.0
+        let spin = Self.withinTolerance(0.15) {
+            let window = Profiler.start()
+            var cpuSpent: UInt64 = 0
+            Trace.scope("cpu.spin") { cpuSpent = Self.spinCPU(nanoseconds: 300_000_000) }
+            Trace.scope("cpu.sleep") { _ = usleep(300_000) }
+            let profile = window.stop()
+            let table = CPUTable(profile)
+            let paths = PathTable(profile)
+            #expect(profile.statistics.cpuHz == 100, "\(profile.commentLines)")
+            sleepCPU = Double(table.accumulated("cpu.sleep"))
+            sleepWall = Double(paths.accumulated("cpu.sleep"))
+            return (Double(table.accumulated("cpu.spin")), Double(cpuSpent), Double(paths.accumulated("cpu.spin")))
+        }
         print(
-            "CPUSampleTests: spin cpu \(spinCPU / 1e6) ms against \(Double(cpuSpent) / 1e6) ms measured,"
-                + " sleep cpu \(sleepCPU / 1e6) ms; walls \(spinWall / 1e6) and \(sleepWall / 1e6) ms"
+            "CPUSampleTests: spin cpu \(spin.sampled / 1e6) ms against \(spin.measured / 1e6) ms measured,"
+                + " sleep cpu \(sleepCPU / 1e6) ms; walls \(spin.wall / 1e6) and \(sleepWall / 1e6) ms"
         )
-        #expect(spinWall >= 300e6 && spinWall >= Double(cpuSpent), "spin's wall \(spinWall)")
+        #expect(abs(spin.sampled - spin.measured) <= 0.15 * spin.measured, "cpu \(spin)")
+        #expect(sleepCPU < 0.05 * spin.measured, "sleep's cpu \(sleepCPU)")
+        #expect(spin.wall >= 300e6 && spin.wall >= spin.measured, "spin's wall \(spin.wall)")
         #expect(sleepWall >= 300e6 && sleepWall < 360e6, "sleep's wall \(sleepWall)")
+    }
+
+    /// Inside a task, a sync scope's samples follow the task's path, across an await.
+    @Test func samplesInASyncScopeInATaskFollowTheTasksPath() async throws {
+        await Trace.scope("cpu.task") { Trace.scope("cpu.inTask") {} }
+        var result = try await Self.spinInTask()
+        if abs(result.sampled - result.measured) > 0.15 * result.measured && result.wall > 2 * result.measured {
+            print("CPUSampleTests: loaded (\(result)), again")
+            result = try await Self.spinInTask()
+        }
+        #expect(abs(result.sampled - result.measured) <= 0.15 * result.measured, "\(result)")
+    }
+
+    static func spinInTask() async throws -> (sampled: Double, measured: Double, wall: Double) {
+        let window = Profiler.start()
+        var spent: UInt64 = 0
+        await Trace.scope("cpu.task") {
+            await Task.yield()
+            Trace.scope("cpu.inTask") { spent = Self.spinCPU(nanoseconds: 300_000_000) }
+        }
+        let profile = window.stop()
+        let path = "cpu.task;cpu.inTask"
+        return (
+            Double(CPUTable(profile).accumulated(path)), Double(spent), Double(PathTable(profile).accumulated(path))
+        )
     }
 
     /// Four threads spin 2 s in scopes on two cores: their CPU, summed, is what they used
