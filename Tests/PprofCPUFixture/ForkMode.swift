@@ -54,7 +54,8 @@ func forkMode() throws {
     result(
         "fork",
         [
-            "child_status=\(status)", childLine, "parent_signals_before=\(before)", "parent_signals_after_fork=\(after - atWait)",
+            "child_status=\(status)", childLine, "parent_signals_before=\(before)",
+            "parent_signals_after_fork=\(after - atWait)",
             "timers_after=\(timerCount())", "cpu_samples=\(stats.cpuSamples)",
         ]
     )
