@@ -6,8 +6,18 @@ import Synchronization
 import Glibc
 #endif
 
-/// The kernel ids of the threads that are ending now, for the hammer to signal.
-let endingTids = Mutex<[Int64]>(Array(repeating: 0, count: 8))
+/// The kernel ids of the threads that are ending now, for the hammer to signal: atomics, not a
+/// `Mutex` (the thread sanitizer does not see the futex that Synchronization's Mutex is on Linux).
+final class EndingThreads: @unchecked Sendable {
+    static let count = 8
+    let tids = UnsafeMutablePointer<Atomic<Int64>>.allocate(capacity: count)
+
+    init() {
+        for slot in 0..<Self.count { (tids + slot).initialize(to: Atomic(0)) }
+    }
+}
+
+let ending = EndingThreads()
 let hammerStop = Atomic<Bool>(false)
 let hammerSent = Atomic<Int>(0)
 
@@ -19,18 +29,18 @@ func exitMidSignalMode(threads total: Int) throws {
     let window = Profiler.start(mode: .fprof)
     let hammer = spawn {
         while !hammerStop.load(ordering: .relaxed) {
-            for tid in endingTids.withLock({ $0 }) {
+            for slot in 0..<EndingThreads.count {
+                let tid = ending.tids[slot].load(ordering: .relaxed)
                 if tid != 0 && CPprof_cpuSignalThread(tid) == 0 { hammerSent.add(1, ordering: .relaxed) }
             }
         }
     }
     var made = 0
     while made < total {
-        let batch = min(8, total - made)
+        let batch = min(EndingThreads.count, total - made)
         let threads = (0..<batch).map { slot in
             spawn {
-                let tid = CPprof_threadKernelID()
-                endingTids.withLock { $0[slot] = tid }
+                ending.tids[slot].store(CPprof_threadKernelID(), ordering: .relaxed)
                 Trace.scope("exit.thread") { spin(nanoseconds: 100_000) }
             }
         }
