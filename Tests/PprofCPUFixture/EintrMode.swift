@@ -66,6 +66,9 @@ func eintrMode() throws {
     let sleeper = TaskSleeper()
     blockersGo.store(true, ordering: .releasing)
     sleeper.start()
+    // The pool thread that runs the sleeping task registers in its first scope: one more timer.
+    check(wait(seconds: 1) { timerCount() > registered }, "the Task.sleep thread got no timer")
+    let timersWithTask = timerCount()
 
     // The control round: two SIGPROFs sent to each blocked thread directly.
     check(
@@ -110,7 +113,8 @@ func eintrMode() throws {
     check(timerSignals > 0, "no SIGPROF from the timers: sampling did not run")
     check(stats.cpuHz == 250 && stats.cpuSamples > 0, "profile: \(report.statisticsLine)")
     words += [
-        "wrong=\(wrong)", "timers_armed=\(timersArmed)", "timer_signals=\(timerSignals)",
+        "wrong=\(wrong)", "timers_armed=\(timersArmed)", "timers_with_task=\(timersWithTask)",
+        "timer_signals=\(timerSignals)",
         "control_sent=\(sent)", "signals=\(CPprof_cpuSignalsHandled())", "blocker_cpu_us_max=\(blockerCPU / 1000)",
         "cpu_samples=\(stats.cpuSamples)", "cpu_hz=\(stats.cpuHz)",
     ]

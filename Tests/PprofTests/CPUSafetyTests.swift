@@ -35,6 +35,8 @@ import Testing
         words[key].flatMap { Int($0) } ?? -1
     }
 
+    /// A blocked thread uses no CPU, so its CPU-time timer cannot fire while it waits: calls
+    /// that are never restarted (poll, nanosleep, a timed futex wait) must still see no EINTR.
     @Test func blockedThreadsGetNoEINTR() throws {
         let words = try Self.run(["eintr"])
         for kind in ["read", "accept", "poll", "futex", "nanosleep", "task_sleep_thrown", "task_sleep_early"] {
@@ -47,11 +49,13 @@ import Testing
             #expect(Self.number(words, "control_" + kind) >= 1, "control \(kind): \(words)")
         }
         // Sampling ran: the timers fired and the profile has samples.
-        #expect(Self.number(words, "timers_armed") >= 7, "\(words)")
+        // Every blocking thread had a timer: the five above, two spinners, the sleeping task's.
+        #expect(Self.number(words, "timers_armed") >= 7 && Self.number(words, "timers_with_task") >= 8, "\(words)")
         #expect(Self.number(words, "timer_signals") > 0, "\(words)")
         #expect(Self.number(words, "cpu_samples") > 0 && Self.number(words, "cpu_hz") == 250, "\(words)")
     }
 
+    /// POSIX timers are not inherited: the child of a sampled process takes no SIGPROF.
     @Test func aForkedChildIsNotSampled() throws {
         let words = try Self.run(["fork"], hz: nil)
         #expect(words["child_status"] == "0", "\(words)")
@@ -60,6 +64,7 @@ import Testing
         #expect(Self.number(words, "cpu_samples") > 0, "\(words)")
     }
 
+    /// A timer per live thread at most (plus those the next drain retires), none at the end.
     @Test func threadChurnFreesEveryTimer() throws {
         let words = try Self.run(["churn", "10000"])
         #expect(Self.number(words, "threads") == 10000)
@@ -69,12 +74,14 @@ import Testing
         #expect(words["timers_after"] == "0", "\(words)")
     }
 
+    /// Signals that reach a thread after its exit hook find no state and are only counted.
     @Test func threadsEndingMidSignalAreSafe() throws {
         let words = try Self.run(["exit-mid-signal", "2000"])
         #expect(Self.number(words, "threads") == 2000)
         #expect(Self.number(words, "handled") > 0, "\(words)")
     }
 
+    /// Its handler and ITIMER_PROF keep working; the profile says `cpu_off=…` and has no CPU types.
     @Test func aProgramsOwnSIGPROFHandlerStays() throws {
         let words = try Self.run(["own-handler"], hz: nil)
         #expect(Self.number(words, "own_calls") > 0 && Self.number(words, "own_calls_after") > 0, "\(words)")
