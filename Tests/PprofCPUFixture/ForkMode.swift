@@ -5,8 +5,9 @@ import Pprof
 import Glibc
 #endif
 
-/// `fork`: a sampled process forks; the child, which inherits no timer, spins in a scope and
-/// takes no SIGPROF, and exits 0; the parent keeps being sampled.
+/// `fork`: a sampled process forks; the child, which inherits no timer, spins 200 ms of CPU in
+/// a scope (20 samples at 100 Hz, were the timer inherited) and takes no SIGPROF, and exits 0;
+/// the parent keeps being sampled.
 func forkMode() throws {
     let window = Profiler.start(mode: .fprof)
     let spinning = spinners(1)
@@ -25,7 +26,7 @@ func forkMode() throws {
         let inherited = CPprof_cpuSignalsHandled()
         let timers = timerCount()
         let cpuBefore = threadCPU()
-        Trace.scope("fork.child") { spin(nanoseconds: 200_000_000) }
+        Trace.scope("fork.child") { spinCPU(nanoseconds: 200_000_000) }
         let taken = CPprof_cpuSignalsHandled() - inherited
         let line = "child_timers=\(timers) child_signals=\(taken) child_cpu_ms=\((threadCPU() - cpuBefore) / 1_000_000)"
         _ = line.utf8CString.withUnsafeBufferPointer { write(fds[1], $0.baseAddress, $0.count - 1) }

@@ -55,6 +55,15 @@ func spin(nanoseconds: UInt64) {
     sink.add(x & 1, ordering: .relaxed)
 }
 
+/// Uses `nanoseconds` of the thread's CPU time (at most `wallLimit` of wall time, on a busy
+/// machine), so that a timer, were there one, would fire a known number of times.
+@inline(never)
+func spinCPU(nanoseconds: UInt64, wallLimit: UInt64 = 3_000_000_000) {
+    let end = threadCPU() + nanoseconds
+    let deadline = now() + wallLimit
+    while threadCPU() < end && now() < deadline { spin(nanoseconds: 100_000) }
+}
+
 /// Sleeps `nanoseconds`, resuming after an interruption (helpers' sleeps are not what is tested).
 func pause(nanoseconds: UInt64) {
     var request = timespec(tv_sec: Int(nanoseconds / 1_000_000_000), tv_nsec: Int(nanoseconds % 1_000_000_000))
