@@ -129,6 +129,18 @@ let package = Package(
             dependencies: ["PprofMemory", "Pprof", "PprofHTTP", "CPprof"],
             path: "Tests/PprofMemoryFixture"
         ),
+        // Runs CPU sampling against what a program must keep (issue 15): blocking calls without
+        // EINTR, fork, thread churn, threads ending mid-signal, a SIGPROF handler of its own.
+        .executableTarget(
+            name: "pprof-cpu-fixture",
+            dependencies: ["Pprof", "CPprof", "CPprofCPUFixture", "PprofTestKit"],
+            path: "Tests/PprofCPUFixture"
+        ),
+        // What Swift cannot call itself: syscall() is variadic, so a raw futex wait needs C.
+        .target(
+            name: "CPprofCPUFixture",
+            path: "Tests/CPprofCPUFixture"
+        ),
         // A second module that calls the hooks through their inlinable bodies, as a user's
         // module does: the thread-local pointer must be the same slot in both.
         .target(
@@ -161,7 +173,9 @@ let package = Package(
         .executableTarget(name: "fuzz-decoder", dependencies: ["PprofFuzzTargets"], path: "Fuzz/fuzz-decoder"),
         .testTarget(
             name: "PprofTests",
-            dependencies: ["Pprof", "PprofSecondModule", "PprofTestKit", "PprofTestSupport", "pprof-fixture"]
+            dependencies: [
+                "Pprof", "PprofSecondModule", "PprofTestKit", "PprofTestSupport", "pprof-fixture", "pprof-cpu-fixture",
+            ]
         ),
         .testTarget(
             name: "PprofReportTests",
