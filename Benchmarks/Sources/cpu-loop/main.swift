@@ -152,25 +152,42 @@ func otherThreadsCPUNanos(excluding excluded: Set<Int32>) -> UInt64 {
 
 /// A number after `key` in the profile's machine-readable comment line (gunzipped pprof).
 func commentNumber(_ pprof: [UInt8], _ keys: [String]) -> [UInt64] {
-    var message = [UInt8](repeating: 0, count: max(1 << 16, pprof.count * 16))
-    var stream = z_stream()
-    var produced = 0
-    pprof.withUnsafeBufferPointer { input in
-        message.withUnsafeMutableBufferPointer { output in
-            stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress)
-            stream.avail_in = UInt32(input.count)
-            stream.next_out = output.baseAddress
-            stream.avail_out = UInt32(output.count)
-            inflateInit2_(&stream, 16 + MAX_WBITS, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
-            inflate(&stream, Z_FINISH)
-            produced = output.count - Int(stream.avail_out)
-            inflateEnd(&stream)
+    var capacity = max(1 << 16, pprof.count * 16)
+    var message: [UInt8] = []
+    while true {
+        message = [UInt8](repeating: 0, count: capacity)
+        var stream = z_stream()
+        var result: Int32 = 0
+        var produced = 0
+        pprof.withUnsafeBufferPointer { input in
+            message.withUnsafeMutableBufferPointer { output in
+                stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress)
+                stream.avail_in = UInt32(input.count)
+                stream.next_out = output.baseAddress
+                stream.avail_out = UInt32(output.count)
+                inflateInit2_(&stream, 16 + MAX_WBITS, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
+                result = inflate(&stream, Z_FINISH)
+                produced = output.count - Int(stream.avail_out)
+                inflateEnd(&stream)
+            }
         }
+        // Z_BUF_ERROR: the message did not fit; anything else ends (a broken stream reads 0s).
+        if result == Z_BUF_ERROR && capacity < 1 << 30 {
+            capacity *= 4
+            continue
+        }
+        message.removeSubrange(produced...)
+        break
     }
-    let text = String(decoding: message[..<produced].map { $0 >= 32 && $0 < 127 ? $0 : 10 }, as: UTF8.self)
-    guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("swift-pprof: ") }) else {
+    // The comment is one string of the string table: printable, between non-printable bytes.
+    let text = String(decoding: message.map { $0 >= 32 && $0 < 127 ? $0 : 10 }, as: UTF8.self)
+    let marker = "swift-pprof: "
+    guard let piece = text.split(separator: "\n").first(where: { $0.contains(marker) }),
+        let start = piece.firstRange(of: marker)
+    else {
         return keys.map { _ in 0 }
     }
+    let line = piece[start.lowerBound...]
     let words = line.split(separator: " ")
     return keys.map { key in
         words.first { $0.hasPrefix(key + "=") }.flatMap { UInt64($0.dropFirst(key.count + 1)) } ?? 0
