@@ -130,6 +130,16 @@ let package = Package(
                 .product(name: "PprofMemory", package: pprofPackage),
             ]
         ),
+        // A CPU-bound loop of recorded scopes under a window, its rate with CPU sampling at
+        // PPROF_CPU_HZ against without, and the cost of a sample: cpu-ab.sh.
+        .executableTarget(
+            name: "cpu-loop",
+            dependencies: [
+                "CBaseline",
+                "Figures",
+                .product(name: "Pprof", package: pprofPackage),
+            ]
+        ),
         .executableTarget(
             name: "hook-ratios",
             dependencies: [

@@ -38,6 +38,12 @@ uint64_t CBaseline_monotonicNanos(void);
 /// without the time other threads and processes had its core.
 uint64_t CBaseline_threadCPUNanos(void);
 
+/// The calling thread's kernel id (gettid).
+int32_t CBaseline_threadID(void);
+
+/// Sends the calling thread `signal` with tgkill (0: the same system calls, nothing sent).
+int CBaseline_signalSelf(int signal);
+
 #ifdef __cplusplus
 }
 #endif
