@@ -20,6 +20,10 @@ void CPprof_threadName(char *buffer, size_t capacity) {
     if (pthread_getname_np(pthread_self(), buffer, capacity) != 0) buffer[0] = 0;
 }
 
+void CPprof_setThreadName(const char *name) {
+    pthread_setname_np(pthread_self(), name);
+}
+
 int64_t CPprof_threadKernelID(void) {
     return (int64_t)gettid();
 }

@@ -32,6 +32,12 @@ static void onSIGPROF(int sig, siginfo_t *info, void *context) {
     (void)sig;
     int savedErrno = errno;
     __atomic_fetch_add(&signalsHandled, 1, __ATOMIC_RELAXED);
+    // Only a timer's signal is a sample: a SIGPROF from kill or tgkill says nothing of where
+    // the CPU went.
+    if (!info || info->si_code != SI_TIMER) {
+        errno = savedErrno;
+        return;
+    }
     void *state = CPprof_threadState;
     if (!state) {
         __atomic_fetch_add(&signalsWithoutState, 1, __ATOMIC_RELAXED);
@@ -54,7 +60,7 @@ static void onSIGPROF(int sig, siginfo_t *info, void *context) {
         slot->pc = interruptedPC(context);
         // A POSIX timer's signal carries the periods that expired since the last one was
         // delivered (si_overrun); a signal from elsewhere (tgkill, kill) stands for one.
-        slot->periods = 1 + (info && info->si_code == SI_TIMER && info->si_overrun > 0 ? (uint64_t)info->si_overrun : 0);
+        slot->periods = 1 + (info->si_overrun > 0 ? (uint64_t)info->si_overrun : 0);
         __atomic_store_n(&region->head, head + 1, __ATOMIC_RELEASE);
     } else {
         __atomic_store_n(&region->dropped, __atomic_load_n(&region->dropped, __ATOMIC_RELAXED) + 1,
@@ -87,7 +93,7 @@ int CPprof_cpuInstall(size_t offset) {
 }
 
 int CPprof_cpuTimerCreate(CPprof_CpuSamples *region, int64_t tid, int64_t periodNanos) {
-    if (region->armed) return 0;
+    if (__atomic_load_n(&region->armed, __ATOMIC_ACQUIRE)) return 0;
     // The thread's CPU-time clock, as glibc's pthread_getcpuclockid makes it from a tid
     // (MAKE_THREAD_CPUCLOCK(tid, CPUCLOCK_SCHED)): built from the kernel id, it needs no
     // pthread_t, which the thread's end would free under us.
@@ -102,21 +108,31 @@ int CPprof_cpuTimerCreate(CPprof_CpuSamples *region, int64_t tid, int64_t period
     struct itimerspec spec;
     spec.it_interval.tv_sec = periodNanos / 1000000000;
     spec.it_interval.tv_nsec = periodNanos % 1000000000;
-    spec.it_value = spec.it_interval;
+    // The first expiry anywhere in the first period, as Go's setThreadCPUProfiler does: with a
+    // full period first, a thread that lives for less CPU than that would never be sampled,
+    // and each window would lose the start of every thread's first period.
+    uint64_t mixed = CPprof_rdtsc() ^ ((uint64_t)tid * 0x9e3779b97f4a7c15ull);
+    mixed = (mixed ^ (mixed >> 31)) * 0xbf58476d1ce4e5b9ull;
+    mixed ^= mixed >> 29;
+    int64_t first = 1 + (int64_t)(mixed % (uint64_t)periodNanos);
+    spec.it_value.tv_sec = first / 1000000000;
+    spec.it_value.tv_nsec = first % 1000000000;
     if (timer_settime(timer, 0, &spec, NULL) != 0) {
         int error = errno;
         timer_delete(timer);
         return error;
     }
     region->timer = (uint64_t)(uintptr_t)timer;
-    region->armed = 1;
+    __atomic_store_n(&region->armed, 1, __ATOMIC_RELEASE);
     return 0;
 }
 
 void CPprof_cpuTimerDelete(CPprof_CpuSamples *region) {
-    if (!region->armed) return;
+    // The thread itself (as it ends) and the aggregator (a window's end, a retired ring) may
+    // both get here: the one that takes `armed` deletes. Twice would be worse than a leak: the
+    // kernel hands a deleted timer's id to the next timer made.
+    if (__atomic_exchange_n(&region->armed, 0, __ATOMIC_ACQ_REL) == 0) return;
     timer_delete((timer_t)(uintptr_t)region->timer);
-    region->armed = 0;
 }
 
 uint64_t CPprof_cpuSignalsHandled(void) {

@@ -64,7 +64,7 @@ import Testing
         #expect(Self.number(words, "cpu_samples") > 0, "\(words)")
     }
 
-    /// A timer per live thread at most (plus those the next drain retires), none at the end.
+    /// A timer per live thread at most (each thread deletes its own as it ends), none at the end.
     @Test func threadChurnFreesEveryTimer() throws {
         let words = try Self.run(["churn", "10000"])
         #expect(Self.number(words, "threads") == 10000)

@@ -92,6 +92,8 @@ static inline __attribute__((always_inline)) void CPprof_noteTaskContext(void) {
 
 /// The calling thread's name into `buffer` (empty if it cannot be read), and its kernel id.
 void CPprof_threadName(char *buffer, size_t capacity);
+/// Names the calling thread (at most 15 bytes are kept).
+void CPprof_setThreadName(const char *name);
 int64_t CPprof_threadKernelID(void);
 
 /// Who runs the caller's frames one after another: the task running on the calling thread (the

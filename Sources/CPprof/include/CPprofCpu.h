@@ -45,8 +45,9 @@ typedef struct {
     uint64_t handlerPadding[6];
     /// Samples consumed (release), by the aggregator.
     uint64_t tail;
-    /// The thread's timer (a `timer_t`), valid while `armed` is 1; both written by the
-    /// aggregator under its lock.
+    /// The thread's timer (a `timer_t`), valid while `armed` is 1 (release): made by the
+    /// aggregator or, as it registers, by the thread; deleted by whichever of the thread (as it
+    /// ends) and the aggregator takes `armed` back to 0.
     uint64_t timer;
     uint64_t armed;
     uint64_t aggregatorPadding[5];
@@ -60,11 +61,13 @@ typedef struct {
 int CPprof_cpuInstall(size_t regionOffset);
 
 /// Arms a CPU-time timer for the thread with kernel id `tid` that sends it SIGPROF every
-/// `periodNanos` of its CPU time, and records it in `region`. Returns 0, or an errno (ESRCH or
+/// `periodNanos` of its CPU time (the first time after a random part of a period), and records
+/// it in `region`. Only a timer's signal (`SI_TIMER`) is a sample; any other SIGPROF is counted
+/// as handled and ignored. Returns 0, or an errno (ESRCH or
 /// EINVAL for a thread that has ended, EAGAIN when the kernel has no timer left).
 int CPprof_cpuTimerCreate(CPprof_CpuSamples *region, int64_t tid, int64_t periodNanos);
 
-/// Deletes the region's timer if it has one.
+/// Deletes the region's timer if it has one (once, whoever else calls it at the same time).
 void CPprof_cpuTimerDelete(CPprof_CpuSamples *region);
 
 /// The region's head, read with acquire ordering: every slot before it is written.

@@ -85,6 +85,8 @@ final class Aggregator: @unchecked Sendable {
     private let pendingLock = Lock()
     private let wakeup = Wakeup()
     private var pending: [ThreadFolder] = []
+    /// Whether a thread that registers makes its CPU timer at once (guarded by `pendingLock`).
+    private var cpuArmsNewThreads = false
 
     // Guarded by `lock`.
     private var folders: [ThreadFolder] = []
@@ -146,7 +148,12 @@ final class Aggregator: @unchecked Sendable {
         )
         folder.cpu = cpu
         folder.probes = probes
-        pendingLock.withLock { pending.append(folder) }
+        pendingLock.withLock {
+            pending.append(folder)
+            // Sampling is on: the thread's timer now, not at the next drain (a thread may end
+            // before that).
+            if cpuArmsNewThreads { cpu.arm(folder) }
+        }
     }
 
     // MARK: The background thread
@@ -173,6 +180,8 @@ final class Aggregator: @unchecked Sendable {
     }
 
     private func run() {
+        // Named, or it shows its creator's name in top -H, perf and the threads endpoint.
+        CPprof_setThreadName("swift-pprof")
         // What this thread allocates is counted, never sampled (see CPprof_memoryQuiet).
         CPprof_setMemoryQuiet(1)
         var schedule = DrainSchedule()
@@ -206,10 +215,7 @@ final class Aggregator: @unchecked Sendable {
     private func drain() {
         pendingLock.withLock {
             if !pending.isEmpty {
-                for folder in pending {
-                    folder.attach(to: tree)
-                    cpu.adopted(folder)
-                }
+                for folder in pending { folder.attach(to: tree) }
                 folders.append(contentsOf: pending)
                 pending.removeAll(keepingCapacity: true)
             }
@@ -342,7 +348,15 @@ final class Aggregator: @unchecked Sendable {
             applyDemand()
             drain()
             // cprof reads no clock and takes no CPU samples; fprof and eprof windows want them.
-            if mode != .cprof { cpu.windowOpened(folders) }
+            if mode != .cprof {
+                cpu.windowOpened(folders)
+                pendingLock.withLock {
+                    if cpu.armsNewThreads && !cpuArmsNewThreads {
+                        cpuArmsNewThreads = true
+                        for folder in pending { cpu.arm(folder) }
+                    }
+                }
+            }
             let window = Window(
                 mode: mode,
                 startTicks: splitAll(),
@@ -398,6 +412,12 @@ final class Aggregator: @unchecked Sendable {
                 statistics.cpuSamplesDropped = totals.cpuSamplesDropped
                 statistics.cpuUnavailable = cpu.unavailable ?? ""
                 cpu.windowClosed(folders)
+                pendingLock.withLock {
+                    if !cpu.armsNewThreads && cpuArmsNewThreads {
+                        cpuArmsNewThreads = false
+                        for folder in pending { cpu.disarm(folder) }
+                    }
+                }
             }
             windows.removeAll { $0 === window }
             demand.release(window.mode == .cprof ? .counting : .timed)

@@ -1,4 +1,5 @@
 import CPprof
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -12,7 +13,9 @@ import Glibc
 /// leaf below it.
 ///
 /// The aggregator owns one and calls it under its lock: timers are made and deleted here, never
-/// on a hook's path. Only the shared recorder's samples for real (its threads' state is what
+/// on a hook's path (a thread that registers while sampling is on makes its own timer as it
+/// registers, on the registration's slow path, so that a thread shorter than a drain is
+/// sampled too). Only the shared recorder's samples for real (its threads' state is what
 /// the handler finds); a private recorder's folders still charge the samples that tests write
 /// into their rings.
 ///
@@ -40,10 +43,13 @@ final class CPUSampling {
     private(set) var unavailable: String?
     /// Timers that could not be made since the process started (a thread that had ended, or
     /// the kernel's limit).
-    private(set) var timersRefused = 0
+    let timersRefused = Atomic<Int>(0)
 
-    /// Per interrupted address: the probe of its function, and its function's symbol.
+    /// Per interrupted address, and per function start: the probe of its function, and its
+    /// function's symbol. An address seen first costs a symbol-table search; a function seen
+    /// first, its name too (demangled).
     private var frameOf: [UInt: (probe: UInt32, system: String)] = [:]
+    private var frameOfFunction: [UInt: (probe: UInt32, system: String)] = [:]
     /// Per scope probe: its function's symbol, to tell a sample in the scope's own code.
     private var scopeSymbol: [UInt32: String] = [:]
 
@@ -73,22 +79,24 @@ final class CPUSampling {
     func windowClosed(_ folders: [ThreadFolder]) {
         windows = max(0, windows - 1)
         guard windows == 0, armsTimers else { return }
-        for folder in folders {
-            if let state = folder.state { CPprof_cpuTimerDelete(state.cpuSamples) }
-        }
+        for folder in folders { disarm(folder) }
     }
 
-    /// Gives a thread that registered while sampling its timer.
-    func adopted(_ folder: ThreadFolder) {
-        if isSampling && armsTimers { arm(folder) }
+    func disarm(_ folder: ThreadFolder) {
+        if let state = folder.state { CPprof_cpuTimerDelete(state.cpuSamples) }
     }
 
-    private func arm(_ folder: ThreadFolder) {
+    /// Whether timers are armed now: a thread that registers gets one at once.
+    var armsNewThreads: Bool { isSampling && armsTimers }
+
+    /// Arms `folder`'s thread's timer (once; any thread may call it, for a folder no one else
+    /// arms or disarms meanwhile).
+    func arm(_ folder: ThreadFolder) {
         guard let state = folder.state, folder.kernelID != 0,
             state.closed.pointee.load(ordering: .acquiring) == 0
         else { return }
         if CPprof_cpuTimerCreate(state.cpuSamples, folder.kernelID, Int64(periodNanoseconds)) != 0 {
-            timersRefused += 1
+            timersRefused.add(1, ordering: .relaxed)
         }
     }
 
@@ -106,9 +114,13 @@ final class CPUSampling {
         let frame: (probe: UInt32, system: String)
         if let known = frameOf[pc] {
             frame = known
+        } else if let start = CallSiteNames.functionStart(at: pc), let known = frameOfFunction[start] {
+            frame = known
+            frameOf[pc] = frame
         } else {
             frame = probes.intern(interruptedAt: pc)
             frameOf[pc] = frame
+            if let start = CallSiteNames.functionStart(at: pc) { frameOfFunction[start] = frame }
         }
         let scopeProbe = tree.probe(Int(node))
         let scope: String

@@ -235,14 +235,28 @@ enum CallSiteNames {
     static func symbolAndFile(at address: UInt) -> (String, Profile.Mapping?, String, UInt)? {
         guard let (isMain, mapping, bias) = object(at: address) else { return nil }
         let file = isMain ? "/proc/self/exe" : mapping.path
-        let table: SymbolTable? = tables.lock.withLock {
+        guard let table = table(file), let name = table.symbol(at: UInt64(address &- bias)) else { return nil }
+        return (name, isMain ? nil : mapping, file, bias)
+    }
+
+    /// Where the function that holds `address` starts (a run-time address), without its name:
+    /// what tells two addresses of one function apart cheaply. nil where no symbol holds it.
+    static func functionStart(at address: UInt) -> UInt? {
+        guard let (isMain, mapping, bias) = object(at: address),
+            let table = table(isMain ? "/proc/self/exe" : mapping.path),
+            let start = table.start(at: UInt64(address &- bias))
+        else { return nil }
+        return UInt(start) &+ bias
+    }
+
+    /// The symbol table of `file`, read once.
+    private static func table(_ file: String) -> SymbolTable? {
+        tables.lock.withLock {
             if let cached = tables.byPath[file] { return cached }
             let loaded = SymbolTable(path: file)
             tables.byPath[file] = loaded
             return loaded
         }
-        guard let table, let name = table.symbol(at: UInt64(address &- bias)) else { return nil }
-        return (name, isMain ? nil : mapping, file, bias)
     }
 }
 
@@ -400,6 +414,16 @@ final class SymbolTable: @unchecked Sendable {
 
     /// The function whose range holds `address` (a link-time address).
     func symbol(at address: UInt64) -> String? {
+        guard let index = index(at: address) else { return nil }
+        return String(validatingCString: (base + names[index]).assumingMemoryBound(to: CChar.self))
+    }
+
+    /// Where the function whose range holds `address` starts (a link-time address).
+    func start(at address: UInt64) -> UInt64? {
+        index(at: address).map { starts[$0] }
+    }
+
+    private func index(at address: UInt64) -> Int? {
         var low = 0
         var high = starts.count
         while low < high {
@@ -407,7 +431,7 @@ final class SymbolTable: @unchecked Sendable {
             if starts[mid] <= address { low = mid + 1 } else { high = mid }
         }
         guard low > 0, address < ends[low - 1] else { return nil }
-        return String(validatingCString: (base + names[low - 1]).assumingMemoryBound(to: CChar.self))
+        return low - 1
     }
 }
 

@@ -158,6 +158,9 @@ final class Recorder: @unchecked Sendable {
     private static let threadExitDestructor: @convention(c) (UnsafeMutableRawPointer?) -> Void = { raw in
         guard let raw else { return }
         if CPprof_getThreadState() == raw { CPprof_setThreadState(nil) }
+        // Its CPU timer goes with it, not at the next drain: a churn of short threads would
+        // otherwise hold a timer for every thread that ended since.
+        CPprof_cpuTimerDelete(ThreadState(raw).cpuSamples)
         ThreadState(raw).closed.pointee.store(1, ordering: .releasing)
     }
 }
