@@ -2,8 +2,10 @@
 // where each sample fell, as Go does on Linux since 1.18.
 //
 // - Each thread's timer (`timer_create` on the thread's CPU-time clock, `SIGEV_THREAD_ID`) is
-//   made and deleted by the aggregator, never by the thread's hooks, so the hot path makes no
-//   system call. The signal then arrives only on a thread that is using the CPU, and only on it.
+//   made by the aggregator when a CPU window opens, or by the thread in its one-time
+//   registration (the slow path that maps its ring) while one is open, and deleted by the
+//   aggregator or by the thread as it ends: never on a hook's fast path, which makes no system
+//   call. The signal then arrives only on a thread that is using the CPU, and only on it.
 // - The handler is async-signal-safe: it reads the thread-local state pointer (initial-exec
 //   TLS, a plain load), the clock the hooks use, and the interrupted program counter, and writes
 //   one slot of the thread's own sample ring, never its event ring (the signal may have
