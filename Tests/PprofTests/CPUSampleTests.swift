@@ -217,7 +217,6 @@ struct CPUSampleTests {
 
     /// Inside a task, a sync scope's samples follow the task's path, across an await.
     @Test func samplesInASyncScopeInATaskFollowTheTasksPath() async throws {
-        await Trace.scope("cpu.task") { Trace.scope("cpu.inTask") {} }
         var result = try await Self.spinInTask()
         if abs(result.sampled - result.measured) > 0.15 * result.measured && result.wall > 2 * result.measured {
             print("CPUSampleTests: loaded (\(result)), again")
