@@ -20,6 +20,11 @@ package enum RecorderStatus {
     /// The call tree's size, its limit (`PPROF_MAX_NODES`), and whether it is full.
     package static var callTree: (nodes: Int, limit: Int, full: Bool) { Recorder.shared.aggregator.treeSize }
 
+    /// Bytes the call tree holds (its node arrays and child tables), which grow with the call
+    /// paths and CPU samples' leaves it keeps, up to its limit: tests of memory growth take it
+    /// apart from leaks.
+    package static var callTreeBytes: Int { Recorder.shared.aggregator.treeBytes }
+
     /// Events lost to full rings since the process started.
     package static var eventsDropped: UInt64 { Recorder.shared.aggregator.totalsNow.dropped }
 }

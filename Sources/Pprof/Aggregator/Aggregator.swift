@@ -640,6 +640,9 @@ final class Aggregator: @unchecked Sendable {
     /// The tree's nodes, its limit, and whether it is full, for the index page.
     var treeSize: (nodes: Int, limit: Int, full: Bool) { lock.withLock { (tree.count, tree.nodeLimit, tree.isFull) } }
 
+    /// Bytes the call tree holds now.
+    var treeBytes: Int { lock.withLock { tree.bytesAllocated } }
+
     // MARK: Thread tracking
 
     /// Whether thread tracking is on: at least one hold of `.tracking`.
