@@ -100,8 +100,15 @@ final class ThreadFolder {
 
     /// Sets the base the thread starts from: the root, or its thread label's node under it.
     func attach(to tree: CallTree) {
-        if let threadLabel { base = tree.child(of: 0, probe: threadLabel) }
+        if let threadLabel {
+            base = tree.child(of: 0, probe: threadLabel)
+            labelBase = base
+        }
     }
+
+    /// The root, or the thread label's node under it: where what happens outside any scope
+    /// (CPU samples) is charged, with the thread's label.
+    private var labelBase: Int32 = 0
 
     /// The frames open now, outermost first (placeholders included).
     var stack: [Frame] { Array(UnsafeBufferPointer(start: frames, count: depth)) }
@@ -411,7 +418,7 @@ final class ThreadFolder {
     /// the root), each with the function it interrupted below it.
     private func chargeCPUSamples(before time: UInt64, tree: CallTree) {
         guard let cpu, let probes, cpuNext < cpuPending.count else { return }
-        let node = depth > 0 ? frames[depth - 1].node : tree.child(of: 0, probe: ProbeRegistry.noScopeProbe)
+        let node = depth > 0 ? frames[depth - 1].node : tree.child(of: labelBase, probe: ProbeRegistry.noScopeProbe)
         while cpuNext < cpuPending.count && cpuPending[cpuNext].timestamp < time {
             let sample = cpuPending[cpuNext]
             let periods = max(sample.periods, 1)
