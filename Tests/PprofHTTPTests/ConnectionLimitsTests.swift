@@ -382,7 +382,7 @@ struct ConnectionLimitsTests {
 
     /// 200 clients at once, each asking a few times on one connection, while two scrapes
     /// record: every request answered, both profiles valid.
-    @Test(.timeLimit(.minutes(1))) func aCrowdOfClientsIsServedWhileScrapesRecord() async throws {
+    @Test(.timeLimit(.minutes(3))) func aCrowdOfClientsIsServedWhileScrapesRecord() async throws {
         let workload = Workload()
         defer { workload.stop() }
         let clients = 200
@@ -416,10 +416,13 @@ struct ConnectionLimitsTests {
                 #expect(decoded.violations() == [])
                 #expect(decoded.flat("http.leaf", type: "calls") > 0)
             }
-            // About a second here (the windows' length); 13 s under the thread sanitizer, which
-            // slows NIO and 200 threads tenfold. The bound is for a server that stalls.
-            #expect(crowdServed < .seconds(30), "\(crowdServed)")
-            #expect(elapsed < .seconds(30), "\(elapsed)")
+            // About a second here (the windows' length); 13 s under the thread sanitizer in the
+            // CI runs of 2026-12-02, 31-43 s (a read timing out at 20 s) in two of 2026-12-03,
+            // which slows NIO and 200 threads tenfold or more. The bound is for a server that
+            // stalls.
+            let bound: Duration = activeSanitizer == "thread" ? .seconds(120) : .seconds(30)
+            #expect(crowdServed < bound, "\(crowdServed)")
+            #expect(elapsed < bound, "\(elapsed)")
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import PprofTestSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -69,7 +70,9 @@ enum HTTPClient {
     static func connect(port: Int) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw ClientError(description: "socket: \(errno)") }
-        var timeout = timeval(tv_sec: 20, tv_usec: 0)
+        // A read that waits this long means a stalled server; the thread sanitizer slows the
+        // server and 200 client threads tenfold or more on two cores, so it gets longer.
+        var timeout = timeval(tv_sec: activeSanitizer == "thread" ? 60 : 20, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         guard connectToLoopback(fd, port: port) == 0 else {
             close(fd)
