@@ -244,7 +244,7 @@ struct CPUSampleTests {
     /// process do not count) within 15 %, while their walls sum to 8 s.
     @Test func fourThreadsOnTwoCoresShareTheCPUTheyUsed() throws {
         Trace.scope("cpu.worker") {}
-        let used = Mutex<UInt64>(0)
+        let used = Guarded<UInt64>(0)
         let window = Profiler.start()
         onThreads(4) { _ in
             Trace.scope("cpu.worker") {

@@ -25,6 +25,21 @@ struct PathTable {
     }
 }
 
+/// A value several threads update under a lock: `NSLock`, not `Synchronization.Mutex`, whose
+/// futex the thread sanitizer does not see on Linux (it reports the value as raced).
+final class Guarded<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Value
+
+    init(_ value: Value) { self.value = value }
+
+    func withLock<R>(_ body: (inout Value) -> R) -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        return body(&value)
+    }
+}
+
 /// Runs `body(i)` on `count` new threads at once and waits for all of them.
 func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
     let handles = (0..<count).map { i in startThread { body(i) } }

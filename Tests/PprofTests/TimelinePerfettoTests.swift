@@ -40,7 +40,7 @@ struct TimelinePerfettoTests {
     }
 
     @Test func slicesPairAndNestPerThreadWithExactCountsAndKernelTIDs() async throws {
-        let tids = Mutex<Set<Int64>>([])
+        let tids = Guarded<Set<Int64>>([])
         let window = TimelineWindow.start()
         onThreads(3) { _ in
             tids.withLock { _ = $0.insert(Self.kernelTID()) }
