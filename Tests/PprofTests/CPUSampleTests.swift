@@ -26,31 +26,6 @@ struct CPUSampleTests {
         region.pointee.head = head + 1
     }
 
-    /// CPU nanoseconds per call path ("outer;inner"), own and with everything below.
-    struct CPUTable {
-        var own: [String: UInt64] = [:]
-        var samples: [String: UInt64] = [:]
-
-        init(_ profile: Profile) {
-            var names: [String] = []
-            for node in profile.nodes {
-                let name = profile.functions[Int(node.function)].name
-                let path = node.parent < 0 ? name : names[Int(node.parent)] + ";" + name
-                names.append(path)
-                own[path, default: 0] += node.values.cpuNanoseconds
-                samples[path, default: 0] += node.values.cpuSamples
-            }
-        }
-
-        func accumulated(_ path: String) -> UInt64 {
-            own.filter { $0.key == path || $0.key.hasPrefix(path + ";") }.values.reduce(0, +)
-        }
-
-        func accumulatedSamples(_ path: String) -> UInt64 {
-            samples.filter { $0.key == path || $0.key.hasPrefix(path + ";") }.values.reduce(0, +)
-        }
-    }
-
     static func threadCPUNanoseconds() -> UInt64 {
         var ts = timespec()
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
@@ -86,11 +61,11 @@ struct CPUSampleTests {
         recorder.aggregator.drainNow()
         ring.exit(c, timestamp: Clock.timestamp(mode))
         let profile = recorder.aggregator.close(window)
-        let table = CPUTable(profile)
-        #expect(table.samples["cpu.outer"] == 4)
-        #expect(table.samples["cpu.outer;cpu.inner"] == 2)
-        #expect(table.samples["(no scope)"] == 1)
-        #expect(table.own["cpu.outer"] == 40_000_000)
+        let table = PathTable(profile)
+        #expect(table.cpuSamples["cpu.outer"] == 4)
+        #expect(table.cpuSamples["cpu.outer;cpu.inner"] == 2)
+        #expect(table.cpuSamples["(no scope)"] == 1)
+        #expect(table.cpu["cpu.outer"] == 40_000_000)
         #expect(profile.statistics.cpuHz == 100)
         #expect(profile.statistics.cpuSamples == 7)
         #expect(profile.statistics.cpuOverruns == 1)
@@ -194,16 +169,15 @@ struct CPUSampleTests {
             Trace.scope("cpu.spin") { cpuSpent = Self.spinCPU(nanoseconds: 300_000_000) }
             Trace.scope("cpu.sleep") { _ = usleep(300_000) }
             let profile = window.stop()
-            let table = CPUTable(profile)
             let paths = PathTable(profile)
             #expect(profile.statistics.cpuHz == 100, "\(profile.commentLines)")
             // The interrupted functions' locations (the vDSO's clock_gettime among them) pass
             // the consumers' rules: each inside its object's mapping.
             let decoded = try DecodedProfile.decode(profile.pprof())
             #expect(decoded.violations().isEmpty, "\(decoded.violations())")
-            sleepCPU = Double(table.accumulated("cpu.sleep"))
+            sleepCPU = Double(paths.accumulatedCPU("cpu.sleep"))
             sleepWall = Double(paths.accumulated("cpu.sleep"))
-            return (Double(table.accumulated("cpu.spin")), Double(cpuSpent), Double(paths.accumulated("cpu.spin")))
+            return (Double(paths.accumulatedCPU("cpu.spin")), Double(cpuSpent), Double(paths.accumulated("cpu.spin")))
         }
         print(
             "CPUSampleTests: spin cpu \(spin.sampled / 1e6) ms against \(spin.measured / 1e6) ms measured,"
@@ -235,7 +209,7 @@ struct CPUSampleTests {
         let profile = window.stop()
         let path = "cpu.task;cpu.inTask"
         return (
-            Double(CPUTable(profile).accumulated(path)), Double(spent), Double(PathTable(profile).accumulated(path))
+            Double(PathTable(profile).accumulatedCPU(path)), Double(spent), Double(PathTable(profile).accumulated(path))
         )
     }
 
@@ -255,7 +229,7 @@ struct CPUSampleTests {
             }
         }
         let profile = window.stop()
-        let cpu = Double(CPUTable(profile).accumulated("cpu.worker"))
+        let cpu = Double(PathTable(profile).accumulatedCPU("cpu.worker"))
         let spent = Double(used.withLock { $0 })
         let wall = Double(PathTable(profile).accumulated("cpu.worker"))
         print("CPUSampleTests: 4 threads, cpu \(cpu / 1e6) ms against \(spent / 1e6) ms used; wall \(wall / 1e6) ms")

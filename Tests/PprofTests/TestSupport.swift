@@ -3,10 +3,13 @@ import Foundation
 
 @testable import Pprof
 
-/// Calls, own nanoseconds, per call path ("outer;inner"), read straight from a Profile.
+/// Calls, own nanoseconds, and own CPU samples and CPU nanoseconds, per call path
+/// ("outer;inner"), read straight from a Profile.
 struct PathTable {
     var calls: [String: UInt64] = [:]
     var own: [String: UInt64] = [:]
+    var cpuSamples: [String: UInt64] = [:]
+    var cpu: [String: UInt64] = [:]
 
     init(_ profile: Profile) {
         var names: [String] = []
@@ -16,12 +19,23 @@ struct PathTable {
             names.append(path)
             calls[path, default: 0] += node.calls
             own[path, default: 0] += node.ownNanoseconds
+            cpuSamples[path, default: 0] += node.values.cpuSamples
+            cpu[path, default: 0] += node.values.cpuNanoseconds
         }
     }
 
     /// Own time of the path and every path below it.
     func accumulated(_ path: String) -> UInt64 {
-        own.filter { $0.key == path || $0.key.hasPrefix(path + ";") }.values.reduce(0, +)
+        Self.accumulated(own, path)
+    }
+
+    /// CPU nanoseconds of the path and every path below it (its leaves among them).
+    func accumulatedCPU(_ path: String) -> UInt64 {
+        Self.accumulated(cpu, path)
+    }
+
+    private static func accumulated(_ values: [String: UInt64], _ path: String) -> UInt64 {
+        values.filter { $0.key == path || $0.key.hasPrefix(path + ";") }.values.reduce(0, +)
     }
 }
 

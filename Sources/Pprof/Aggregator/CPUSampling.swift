@@ -1,5 +1,4 @@
 import CPprof
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -41,9 +40,6 @@ final class CPUSampling {
     /// Why nothing is sampled although `hz` asks for it (another SIGPROF handler), or nil; with
     /// `hz` 0 nothing was asked for, and nothing is said.
     private(set) var unavailable: String?
-    /// Timers that could not be made since the process started (a thread that had ended, or
-    /// the kernel's limit).
-    let timersRefused = Atomic<Int>(0)
 
     /// Per interrupted address, and per function start: the probe of its function, and its
     /// function's symbol. An address seen first costs a symbol-table search; a function seen
@@ -95,9 +91,9 @@ final class CPUSampling {
         guard let state = folder.state, folder.kernelID != 0,
             state.closed.pointee.load(ordering: .acquiring) == 0
         else { return }
-        if CPprof_cpuTimerCreate(state.cpuSamples, folder.kernelID, Int64(periodNanoseconds)) != 0 {
-            timersRefused.add(1, ordering: .relaxed)
-        }
+        // A thread that has ended meanwhile (ESRCH, EINVAL) or the kernel's limit (EAGAIN) leaves
+        // it unsampled; nothing else is to be done.
+        _ = CPprof_cpuTimerCreate(state.cpuSamples, folder.kernelID, Int64(periodNanoseconds))
     }
 
     // MARK: Charging
