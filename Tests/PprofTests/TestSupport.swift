@@ -17,10 +17,17 @@ struct PathTable {
             let name = profile.functions[Int(node.function)].name
             let path = node.parent < 0 ? name : names[Int(node.parent)] + ";" + name
             names.append(path)
-            calls[path, default: 0] += node.calls
-            own[path, default: 0] += node.ownNanoseconds
-            cpuSamples[path, default: 0] += node.values.cpuSamples
-            cpu[path, default: 0] += node.values.cpuNanoseconds
+            // A node that only CPU samples made (`(no scope)`, or the function a sample
+            // interrupted below a scope) is no call path: any window of the shared recorder may
+            // have one, wherever its threads happened to be at a tick.
+            if node.calls != 0 || node.ownNanoseconds != 0 {
+                calls[path, default: 0] += node.calls
+                own[path, default: 0] += node.ownNanoseconds
+            }
+            if node.values.cpuSamples != 0 {
+                cpuSamples[path, default: 0] += node.values.cpuSamples
+                cpu[path, default: 0] += node.values.cpuNanoseconds
+            }
         }
     }
 

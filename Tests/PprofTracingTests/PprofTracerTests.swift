@@ -23,8 +23,11 @@ private struct Paths {
                     + stack.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
                     + "}"
             }
+            // A stack of CPU samples alone (no call, no wall) is not a call path.
+            let wallValue = stack.values.count > 1 ? stack.values[1] : 0
+            guard stack.values[0] != 0 || wallValue != 0 else { continue }
             calls[key, default: 0] += stack.values[0]
-            if stack.values.count > 1 { wall[key, default: 0] += stack.values[1] }
+            if stack.values.count > 1 { wall[key, default: 0] += wallValue }
         }
     }
 }
