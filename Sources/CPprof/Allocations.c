@@ -9,6 +9,57 @@ int64_t CPprof_memoryRate = 0;
 uint64_t CPprof_unscopedAllocObjects = 0;
 uint64_t CPprof_unscopedAllocBytes = 0;
 uint64_t CPprof_samplesTaken = 0;
+
+// Zero-filled, so only the pages of counters ever claimed become resident (64 bytes each).
+static CPprof_UnscopedCounter unscopedCounters[CPPROF_UNSCOPED_COUNTERS];
+// One past the highest counter ever claimed: what the sums read.
+static uint32_t unscopedHighWater = 0;
+// The lowest free counter is claimed, once per thread: a churn of threads keeps reusing the
+// same few, and the sums read only as far as the most threads ever alive at once.
+CPprof_UnscopedCounter *CPprof_unscopedCounterClaim(void) {
+    for (uint32_t i = 0; i < CPPROF_UNSCOPED_COUNTERS; i++) {
+        CPprof_UnscopedCounter *counter = &unscopedCounters[i];
+        if (__atomic_load_n(&counter->owned, __ATOMIC_RELAXED)) continue;
+        uint32_t unowned = 0;
+        // Acquire: the previous owner's last counts happen before this owner's first.
+        if (!__atomic_compare_exchange_n(&counter->owned, &unowned, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) continue;
+        uint32_t high = __atomic_load_n(&unscopedHighWater, __ATOMIC_RELAXED);
+        while (high < i + 1 &&
+               !__atomic_compare_exchange_n(&unscopedHighWater, &high, i + 1, 1, __ATOMIC_RELEASE, __ATOMIC_RELAXED)) {
+        }
+        return counter;
+    }
+    return NULL;
+}
+
+void CPprof_unscopedCounterRelease(CPprof_UnscopedCounter *counter) {
+    __atomic_store_n(&counter->owned, 0, __ATOMIC_RELEASE);
+}
+
+void CPprof_unscopedCountersResetAfterFork(CPprof_UnscopedCounter *kept) {
+    uint32_t high = __atomic_load_n(&unscopedHighWater, __ATOMIC_RELAXED);
+    for (uint32_t i = 0; i < high; i++) {
+        if (&unscopedCounters[i] != kept) __atomic_store_n(&unscopedCounters[i].owned, 0, __ATOMIC_RELAXED);
+    }
+}
+
+uint32_t CPprof_unscopedCountersHighWater(void) {
+    return __atomic_load_n(&unscopedHighWater, __ATOMIC_ACQUIRE);
+}
+
+uint64_t CPprof_unscopedCountersObjects(void) {
+    uint32_t high = __atomic_load_n(&unscopedHighWater, __ATOMIC_ACQUIRE);
+    uint64_t sum = 0;
+    for (uint32_t i = 0; i < high; i++) sum += __atomic_load_n(&unscopedCounters[i].objects, __ATOMIC_RELAXED);
+    return sum;
+}
+
+uint64_t CPprof_unscopedCountersBytes(void) {
+    uint32_t high = __atomic_load_n(&unscopedHighWater, __ATOMIC_ACQUIRE);
+    uint64_t sum = 0;
+    for (uint32_t i = 0; i < high; i++) sum += __atomic_load_n(&unscopedCounters[i].bytes, __ATOMIC_RELAXED);
+    return sum;
+}
 uint64_t CPprof_samplesLost = 0;
 
 // The table, mapped on first use (MAP_NORESERVE: pages are touched only as slots are).

@@ -2,8 +2,8 @@
 // CPprofAllocations.h for what they share with the recorder.
 //
 // The common path of an allocation: one check of CPprof_memoryHooks, one TLS read of
-// CPprof_threadState, two relaxed adds to the thread's header (or two atomic adds to the
-// process-wide unscoped counters when it has none), one TLS decrement-and-compare for sampling,
+// CPprof_threadState, two relaxed adds to the thread's header (or, when it has none, to a
+// counter of its own, CPprof_UnscopedCounter), one TLS decrement-and-compare for sampling,
 // then a call through a cached function pointer to the next definition. The common path of
 // `free`: the bootstrap range check, one load of the word at p-8 compared with p ^ secret, and
 // the call. Everything else (sampling, tags, the frame walk, the stack bounds) is out of line.
@@ -82,6 +82,11 @@ typedef struct {
     uint8_t resolving;
     /// 0 not looked up, 1 known, 2 unknown.
     uint8_t stackKnown;
+    /// 0 no counter claimed yet, 1 `counter` is this thread's, 2 none (all owned, or given
+    /// back at exit): count in the shared atomics.
+    uint8_t counterState;
+    /// Where this thread counts while it has no recorder state (see CPprofAllocations.h).
+    CPprof_UnscopedCounter *counter;
     /// What CPprof_threadState points to while `guard` is set, so that what the lookup allocates
     /// is counted neither on the thread's header nor in the unscoped counters.
     uint64_t scratch[(CPPROF_HEADER_ALLOC_OFFSET + 16) / 8] __attribute__((aligned(16)));
@@ -261,13 +266,51 @@ static inline void forwardFree(void *p) {
 
 // MARK: Counting
 
+// Gives a thread's unscoped counter back when the thread exits (a pthread key's destructor,
+// which runs after the C++ and Swift thread-local destructors).
+static pthread_key_t counterKey;
+static uint8_t counterKeyMade = 0;
+
+static void counterDestructor(void *value) {
+    threadHooks.counter = NULL;
+    threadHooks.counterState = 2;  // what is allocated after this goes to the shared atomics
+    CPprof_unscopedCounterRelease((CPprof_UnscopedCounter *)value);
+}
+
+/// Claims a counter for this thread, the first time it allocates without recorder state; NULL
+/// if it has none (count in the shared atomics).
+static __attribute__((noinline, cold)) CPprof_UnscopedCounter *claimCounter(void) {
+    if (threadHooks.counterState != 0 || threadHooks.guard || threadHooks.resolving || !counterKeyMade) return NULL;
+    // What pthread_setspecific allocates (a key past the first 32) is counted in the atomics.
+    threadHooks.counterState = 2;
+    CPprof_UnscopedCounter *counter = CPprof_unscopedCounterClaim();
+    if (counter == NULL) return NULL;
+    if (pthread_setspecific(counterKey, counter) != 0) {
+        CPprof_unscopedCounterRelease(counter);
+        return NULL;
+    }
+    threadHooks.counter = counter;
+    threadHooks.counterState = 1;
+    return counter;
+}
+
+// Only the owning thread writes a header's or a counter's words: a relaxed load and store, a
+// plain add, never a locked instruction on a line other threads write.
+static inline __attribute__((always_inline)) void addCounts(uint64_t *words, size_t size) {
+    __atomic_store_n(&words[0], __atomic_load_n(&words[0], __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&words[1], __atomic_load_n(&words[1], __ATOMIC_RELAXED) + size, __ATOMIC_RELAXED);
+}
+
 static inline __attribute__((always_inline)) void countAllocation(size_t size) {
     void *state = CPprof_threadState;
     if (LIKELY(state != NULL)) {
-        // Only the owning thread writes these words: a relaxed load and store, a plain add.
-        uint64_t *words = (uint64_t *)((char *)state + CPPROF_HEADER_ALLOC_OFFSET);
-        __atomic_store_n(&words[0], __atomic_load_n(&words[0], __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
-        __atomic_store_n(&words[1], __atomic_load_n(&words[1], __ATOMIC_RELAXED) + size, __ATOMIC_RELAXED);
+        addCounts((uint64_t *)((char *)state + CPPROF_HEADER_ALLOC_OFFSET), size);
+        return;
+    }
+    CPprof_UnscopedCounter *counter = threadHooks.counter;
+    if (UNLIKELY(counter == NULL)) counter = claimCounter();
+    if (LIKELY(counter != NULL)) {
+        addCounts(&counter->objects, size);
     } else {
         __atomic_fetch_add(&CPprof_unscopedAllocObjects, 1, __ATOMIC_RELAXED);
         __atomic_fetch_add(&CPprof_unscopedAllocBytes, size, __ATOMIC_RELAXED);
@@ -671,7 +714,10 @@ static int64_t parseRate(const char *text, int64_t fallback) {
 
 static void forkPrepare(void) { CPprof_sampleLockForFork(); }
 static void forkParent(void) { CPprof_sampleUnlockAfterFork(); }
-static void forkChild(void) { CPprof_sampleResetAfterFork(); }
+static void forkChild(void) {
+    CPprof_sampleResetAfterFork();
+    CPprof_unscopedCountersResetAfterFork(threadHooks.counter);
+}
 
 __attribute__((constructor(101))) static void start(void) {
     uint64_t random = 0;
@@ -703,7 +749,10 @@ __attribute__((constructor(101))) static void start(void) {
     // Our definitions are the process's: resolve the next ones now, before anything is counted
     // (where another allocator won the link, ours are never called and there may be none).
     if (hooks != 2) (void)load_nextMallocFunction();
-    if (hooks == 1) pthread_atfork(forkPrepare, forkParent, forkChild);
+    if (hooks == 1) {
+        pthread_atfork(forkPrepare, forkParent, forkChild);
+        counterKeyMade = pthread_key_create(&counterKey, counterDestructor) == 0;
+    }
     __atomic_store_n(&CPprof_memoryHooks, hooks, __ATOMIC_RELEASE);
 }
 

@@ -441,6 +441,30 @@ func churnMode(_ count: Int) {
         let left = liveSlots() - baseline
         check(left < 50, "\(left) sampled blocks still live after \(count) threads")
     }
+    // Then one thread at a time, the main thread waiting in pthread_join: each counts exactly
+    // what it allocated, in a counter of its own that the thread before it gave back at exit.
+    let blocks = UnsafeMutablePointer<UnsafeMutableRawPointer?>.allocate(capacity: 50)
+    let wrong = UnsafeMutablePointer<Int>.allocate(capacity: 1)
+    wrong.initialize(to: 0)
+    let expectedBytes = UInt64((0..<50).reduce(0) { $0 + 32 + $1 * 16 })
+    let highWaterBefore = CPprof_unscopedCountersHighWater()
+    for _ in 0..<count {
+        let thread = spawn {
+            free(malloc(1))  // the thread's first allocation claims its counter: not measured
+            let before = unscopedCounts()
+            for i in 0..<50 { blocks[i] = malloc(32 + i * 16) }
+            let after = unscopedCounts()
+            for i in 0..<50 { free(blocks[i]) }
+            if active && (after.0 &- before.0, after.1 &- before.1) != (50, expectedBytes) { wrong.pointee += 1 }
+        }
+        pthread_join(thread, nil)
+    }
+    check(wrong.pointee == 0, "\(wrong.pointee) of \(count) threads without recorder state miscounted")
+    // Counters are given back at exit and reused: the churn claims a handful, not one a thread.
+    let grown = CPprof_unscopedCountersHighWater() - highWaterBefore
+    if active { check(grown <= 16, "\(grown) more unscoped counters after \(count) sequential threads") }
+    blocks.deallocate()
+    wrong.deallocate()
     say("ok churn \(count) threads")
 }
 

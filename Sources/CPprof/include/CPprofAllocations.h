@@ -5,7 +5,8 @@
 // - Exact counts: a thread with recorder state counts its allocations in its own ThreadHeader
 //   (the two words at CPPROF_HEADER_ALLOC_OFFSET, written only by that thread), which the hooks
 //   turn into ring records at the next enter or exit, so the aggregator charges them to the
-//   frame that was open. A thread without recorder state adds to two process-wide atomics.
+//   frame that was open. A thread without recorder state counts in a counter of its own, one of
+//   a fixed table (CPprof_UnscopedCounter), or in two process-wide atomics when it has none.
 // - Sampled blocks: a fixed table of slots, one per sampled block still in use (or freed and not
 //   yet taken by the aggregator). The allocating thread fills a slot and publishes it (a
 //   lock-free stack); `free` clears its LIVE bit; the aggregator takes the published slots,
@@ -49,9 +50,38 @@ static inline uint8_t CPprof_getMemoryQuiet(void) {
     return CPprof_memoryQuiet;
 }
 
-/// Allocations on threads that had no recorder state at the time, and their bytes (atomics).
+/// Allocations on threads that had no recorder state at the time, and their bytes (atomics):
+/// those of threads that found no counter of their own (below), or allocated after theirs was
+/// given back at thread exit.
 extern uint64_t CPprof_unscopedAllocObjects;
 extern uint64_t CPprof_unscopedAllocBytes;
+
+/// How many threads without recorder state can count in a counter of their own at once.
+#define CPPROF_UNSCOPED_COUNTERS 4096
+
+/// The counts of threads without recorder state, one counter per thread while it lives: the
+/// owner writes it with relaxed loads and stores (as a header's words, no atomic add on a line
+/// every thread shares); the aggregator sums them. A thread gives its counter back at exit and
+/// the next thread to claim it adds on: the counts only grow, so the sum stays exact.
+typedef struct {
+    uint64_t objects;
+    uint64_t bytes;
+    /// 1 while a thread owns it (atomic).
+    uint32_t owned;
+    uint32_t reserved;
+} __attribute__((aligned(64))) CPprof_UnscopedCounter;
+
+/// A counter for the calling thread, or NULL when every one is owned. Never allocates.
+CPprof_UnscopedCounter *CPprof_unscopedCounterClaim(void);
+/// Gives `counter` back (at its owner's exit); its counts stay, summed with its next owner's.
+void CPprof_unscopedCounterRelease(CPprof_UnscopedCounter *counter);
+/// In a child after fork, whose other threads are gone: gives back every counter but `kept`.
+void CPprof_unscopedCountersResetAfterFork(CPprof_UnscopedCounter *kept);
+/// One past the highest counter ever claimed (threads that exit give theirs back for reuse).
+uint32_t CPprof_unscopedCountersHighWater(void);
+/// The counts of every counter ever claimed, summed.
+uint64_t CPprof_unscopedCountersObjects(void);
+uint64_t CPprof_unscopedCountersBytes(void);
 
 static inline uint8_t CPprof_getMemoryHooks(void) {
     return __atomic_load_n(&CPprof_memoryHooks, __ATOMIC_ACQUIRE);
@@ -62,11 +92,12 @@ static inline void CPprof_setMemoryHooks(uint8_t state) {
 static inline int64_t CPprof_getMemoryRate(void) {
     return __atomic_load_n(&CPprof_memoryRate, __ATOMIC_RELAXED);
 }
+/// What threads without recorder state allocated: the shared atomics and every counter.
 static inline uint64_t CPprof_getUnscopedAllocObjects(void) {
-    return __atomic_load_n(&CPprof_unscopedAllocObjects, __ATOMIC_RELAXED);
+    return __atomic_load_n(&CPprof_unscopedAllocObjects, __ATOMIC_RELAXED) + CPprof_unscopedCountersObjects();
 }
 static inline uint64_t CPprof_getUnscopedAllocBytes(void) {
-    return __atomic_load_n(&CPprof_unscopedAllocBytes, __ATOMIC_RELAXED);
+    return __atomic_load_n(&CPprof_unscopedAllocBytes, __ATOMIC_RELAXED) + CPprof_unscopedCountersBytes();
 }
 
 /// Return addresses kept per sampled block.

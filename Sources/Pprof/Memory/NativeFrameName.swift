@@ -13,9 +13,16 @@ enum NativeFrameName {
         guard let object = CallSiteNames.object(at: address) else {
             return Profile.Function(name: hex(returnAddress), file: "", line: 0)
         }
-        let linkAddress = UInt64(address &- object.bias)
         let mapping = object.isMain ? nil : object.mapping
+        let placement = CallSiteNames.placement(of: address)
+        let linkAddress = placement?.address ?? UInt64(address &- object.bias)
         guard let (symbol, _) = CallSiteNames.symbol(at: address) else {
+            if placement?.isLinkageStub == true {
+                // A CPU sample in a PLT stub: a call into another object, on its way there.
+                let file = object.isMain ? ExecutableMapping.path : object.mapping.path
+                let name = "(PLT stub in \(file.split(separator: "/").last ?? ""))"
+                return Profile.Function(name: name, file: "", line: 0, mapping: mapping, address: linkAddress)
+            }
             let objectName = object.isMain ? "" : " (\(object.mapping.path.split(separator: "/").last ?? ""))"
             return Profile.Function(
                 name: hex(returnAddress) + objectName,

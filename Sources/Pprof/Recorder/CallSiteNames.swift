@@ -249,6 +249,19 @@ enum CallSiteNames {
         return UInt(start) &+ bias
     }
 
+    /// Where `address` (a run-time address) may stand in a profile so that pprof can disassemble
+    /// around it: itself when it is in its object's `.text`, else that section's start (Go 1.19's
+    /// `-weblist` panics on code before it); and whether it is a PLT stub.
+    static func placement(of address: UInt) -> (address: UInt64, isLinkageStub: Bool)? {
+        guard let (isMain, mapping, bias) = object(at: address) else { return nil }
+        let linkAddress = UInt64(address &- bias)
+        guard let table = table(isMain ? "/proc/self/exe" : mapping.path), let text = table.text else {
+            return (linkAddress, false)
+        }
+        let isStub = table.linkageTables.contains { $0.contains(linkAddress) }
+        return (text.contains(linkAddress) ? linkAddress : text.lowerBound, isStub)
+    }
+
     /// The symbol table of `file`, read once.
     private static func table(_ file: String) -> SymbolTable? {
         tables.lock.withLock {
@@ -268,6 +281,12 @@ final class SymbolTable: @unchecked Sendable {
     private var starts: [UInt64] = []
     private var ends: [UInt64] = []
     private var names: [Int] = []  // file offsets of the names
+    /// The `.text` section's link-time range, if the object has one: the only code Go 1.19's
+    /// pprof disassembles (`-weblist`, `-disasm`); an address before it makes pprof slice out of
+    /// range and panic.
+    private(set) var text: Range<UInt64>?
+    /// The procedure linkage table's sections (`.plt`, `.plt.got`, `.plt.sec`): stubs, no symbols.
+    private(set) var linkageTables: [Range<UInt64>] = []
 
     init?(path: String) {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
@@ -302,6 +321,7 @@ final class SymbolTable: @unchecked Sendable {
         let shnum = u16(0x3C)
         // Compared so that no sum can overflow, whatever the file says.
         guard shoff > 0, shentsize >= 64, shoff <= size, shnum * shentsize <= size - shoff else { return false }
+        loadCodeSections(shoff: shoff, shentsize: shentsize, shnum: shnum)
         // The full symbol table, or where an object was stripped of it (Debian's libc), the
         // dynamic one: its exported functions at least.
         for wanted in [2, 11] {  // SHT_SYMTAB, SHT_DYNSYM
@@ -310,6 +330,43 @@ final class SymbolTable: @unchecked Sendable {
             }
         }
         return false
+    }
+
+    /// `text` and `linkageTables`, from the section headers' names (`.shstrtab`).
+    private func loadCodeSections(shoff: Int, shentsize: Int, shnum: Int) {
+        let namesIndex = u16(0x3E)
+        guard namesIndex < shnum else { return }
+        let namesOffset = clamped(shoff + namesIndex * shentsize + 24)
+        let namesLength = clamped(shoff + namesIndex * shentsize + 32)
+        guard namesOffset <= size, namesLength <= size - namesOffset else { return }
+        for index in 0..<shnum {
+            let header = shoff + index * shentsize
+            let name = u32(header)
+            // SHF_EXECINSTR, and a name inside the table.
+            guard u64(header + 8) & 0x4 != 0, name < namesLength else { continue }
+            let start = u64(header + 16)
+            let length = u64(header + 32)
+            guard start <= UInt64.max - length else { continue }
+            let range = start..<(start + length)
+            let text = base + namesOffset + name
+            let limit = namesLength - name
+            if sectionName(text, limit, is: ".text") {
+                self.text = range
+            } else if sectionName(text, limit, is: ".plt") || sectionName(text, limit, is: ".plt.got")
+                || sectionName(text, limit, is: ".plt.sec")
+            {
+                linkageTables.append(range)
+            }
+        }
+    }
+
+    /// Whether the NUL-terminated name at `name` (at most `limit` bytes readable) is `wanted`.
+    private func sectionName(_ name: UnsafeRawPointer, _ limit: Int, is wanted: StaticString) -> Bool {
+        let count = wanted.utf8CodeUnitCount
+        guard count < limit, name.load(fromByteOffset: count, as: UInt8.self) == 0 else { return false }
+        let bytes = wanted.utf8Start
+        for i in 0..<count where name.load(fromByteOffset: i, as: UInt8.self) != bytes[i] { return false }
+        return true
     }
 
     /// The functions of the first section of `sectionType`; nil when there is none.
