@@ -24,9 +24,8 @@ import Testing
         let mainSections = try ELFSections(path: "/proc/self/exe")
         let mainPLT = try #require(mainSections[".plt"], "the test bundle has no .plt")
         result.append((mainBias + UInt(mainPLT.lowerBound) + 16, try #require(mainSections[".text"]), "main"))
-        // libc: where `writev` is, its object and bias.
-        let writev = try #require(dlsym(UnsafeMutableRawPointer(bitPattern: 0), "writev"))
-        let libc = try #require(CallSiteNames.object(at: UInt(bitPattern: writev)))
+        // libc: where its `writev` is, its object and bias.
+        let libc = try #require(CallSiteNames.object(at: UInt(bitPattern: try Self.libcWritev())))
         let libcSections = try ELFSections(path: libc.mapping.path)
         let libcPLT = try #require(libcSections[".plt"], "\(libc.mapping.path) has no .plt")
         let libcText = try #require(libcSections[".text"])
@@ -45,8 +44,14 @@ import Testing
         }
     }
 
+    /// libc's own `writev`, not a sanitizer's interceptor of that name in the main program.
+    static func libcWritev() throws -> UnsafeMutableRawPointer {
+        let libc = try #require(dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD), "libc.so.6 is not loaded")
+        return try #require(dlsym(libc, "writev"))
+    }
+
     @Test func aSampleInAFunctionKeepsItsAddress() throws {
-        let writev = try #require(dlsym(UnsafeMutableRawPointer(bitPattern: 0), "writev"))
+        let writev = try Self.libcWritev()
         let libc = try #require(CallSiteNames.object(at: UInt(bitPattern: writev)))
         let named = NativeFrameName.function(returnAddress: UInt(bitPattern: writev) + 5)
         #expect(named.name == "writev" || named.name == "__writev", "\(named.name)")
