@@ -9,11 +9,13 @@ int64_t CPprof_memoryRate = 0;
 uint64_t CPprof_unscopedAllocObjects = 0;
 uint64_t CPprof_unscopedAllocBytes = 0;
 uint64_t CPprof_samplesTaken = 0;
+uint64_t CPprof_samplesLost = 0;
 
 // Zero-filled, so only the pages of counters ever claimed become resident (64 bytes each).
 static CPprof_UnscopedCounter unscopedCounters[CPPROF_UNSCOPED_COUNTERS];
 // One past the highest counter ever claimed: what the sums read.
 static uint32_t unscopedHighWater = 0;
+
 // The lowest free counter is claimed, once per thread: a churn of threads keeps reusing the
 // same few, and the sums read only as far as the most threads ever alive at once.
 CPprof_UnscopedCounter *CPprof_unscopedCounterClaim(void) {
@@ -60,7 +62,6 @@ uint64_t CPprof_unscopedCountersBytes(void) {
     for (uint32_t i = 0; i < high; i++) sum += __atomic_load_n(&unscopedCounters[i].bytes, __ATOMIC_RELAXED);
     return sum;
 }
-uint64_t CPprof_samplesLost = 0;
 
 // The table, mapped on first use (MAP_NORESERVE: pages are touched only as slots are).
 static CPprof_Sample *table = NULL;
