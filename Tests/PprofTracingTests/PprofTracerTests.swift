@@ -227,8 +227,12 @@ struct PprofTracerTests {
             inner >= 9 && inner <= measured.inner + 1,
             "inner span \(inner) ms (its work is unscoped), measured \(measured.inner)"
         )
+        // What the span did between its children, measured from outside, is a lower bound only:
+        // the child's hook runs after `t1` and before its clock read, so a preemption there (or a
+        // slow hook under TSan: 2.2 ms against 0.16 ms between, once) counts in the remainder and
+        // in `measured.child` both. A child not taken from the span would add 10 or 30 ms.
         let between = measured.total - measured.child - measured.inner
-        #expect(remainder < between + 2, "the outer span's remainder \(remainder) ms: its children were counted twice")
+        #expect(remainder < between + 5, "the outer span's remainder \(remainder) ms: its children were counted twice")
     }
 }
 
