@@ -14,10 +14,10 @@ enum NativeFrameName {
             return Profile.Function(name: hex(returnAddress), file: "", line: 0)
         }
         let mapping = object.isMain ? nil : object.mapping
-        let placement = CallSiteNames.placement(of: address)
-        let linkAddress = placement?.address ?? UInt64(address &- object.bias)
+        let placement = CallSiteNames.placement(of: address, in: object)
+        let linkAddress = placement.address
         guard let (symbol, _) = CallSiteNames.symbol(at: address) else {
-            if placement?.isLinkageStub == true {
+            if placement.isLinkageStub {
                 // A CPU sample in a PLT stub: a call into another object, on its way there.
                 let file = object.isMain ? ExecutableMapping.path : object.mapping.path
                 let name = "(PLT stub in \(file.split(separator: "/").last ?? ""))"

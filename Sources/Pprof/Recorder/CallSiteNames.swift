@@ -252,8 +252,11 @@ enum CallSiteNames {
     /// Where `address` (a run-time address) may stand in a profile so that pprof can disassemble
     /// around it: itself when it is in its object's `.text`, else that section's start (Go 1.19's
     /// `-weblist` panics on code before it); and whether it is a PLT stub.
-    static func placement(of address: UInt) -> (address: UInt64, isLinkageStub: Bool)? {
-        guard let (isMain, mapping, bias) = object(at: address) else { return nil }
+    static func placement(
+        of address: UInt,
+        in object: (isMain: Bool, mapping: Profile.Mapping, bias: UInt)
+    ) -> (address: UInt64, isLinkageStub: Bool) {
+        let (isMain, mapping, bias) = object
         let linkAddress = UInt64(address &- bias)
         guard let table = table(isMain ? "/proc/self/exe" : mapping.path), let text = table.text else {
             return (linkAddress, false)
