@@ -33,8 +33,9 @@ extern "C" {
 
 /// What the allocation hooks are doing: 0 not linked, 1 counting (and sampling if the rate
 /// is not 0), 2 linked but standing aside (a sanitizer owns malloc), 3 linked but switched off
-/// (PPROF_MEMORY=0).
-extern uint8_t CPprof_memoryHooks;
+/// (PPROF_MEMORY=0). Hidden: every user is in the image that defines it, so `malloc` tests it with
+/// one compare instead of a load of its address first.
+extern uint8_t CPprof_memoryHooks __attribute__((visibility("hidden")));
 /// The mean bytes between sampled blocks (PPROF_MEMORY_RATE, default 524288); 1 samples every
 /// block, 0 samples none. Set once by the hooks before their first count.
 extern int64_t CPprof_memoryRate;
