@@ -119,9 +119,14 @@ let package = Package(
                 .product(name: "PprofMemory", package: pprofPackage),
             ]
         ),
-        // The same allocation loops without PprofMemory and with it: memory-ab.sh.
+        // The same allocation loops without Pprof, with Pprof alone, and with PprofMemory:
+        // memory-ab.sh.
         .target(name: "ClassLoopCore"),
         .executableTarget(name: "alloc-loops", dependencies: ["ClassLoopCore"]),
+        .executableTarget(
+            name: "alloc-loops-pprof",
+            dependencies: ["ClassLoopCore", .product(name: "Pprof", package: pprofPackage)]
+        ),
         .executableTarget(
             name: "alloc-loops-hooked",
             dependencies: [

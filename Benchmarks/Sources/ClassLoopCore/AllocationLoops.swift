@@ -69,24 +69,66 @@ public enum AllocationLoops {
         return sorted.isEmpty ? 0 : (sorted[(sorted.count - 1) / 2] + sorted[sorted.count / 2]) / 2
     }
 
-    /// Median ns per operation of each loop over interleaved rounds.
-    public static func run(rounds: Int, iterations: Int) -> (classPair: Double, mallocPair: Double, churn: Double) {
+    /// The churn's live blocks, made once per process.
+    nonisolated(unsafe) static let blocks: UnsafeMutablePointer<UnsafeMutableRawPointer?> = {
         let blocks = UnsafeMutablePointer<UnsafeMutableRawPointer?>.allocate(capacity: 4096)
         for i in 0..<4096 { blocks[i] = malloc(16 + i) }
+        return blocks
+    }()
+
+    /// One round of each loop: ns per operation.
+    static func round(iterations: Int) -> (classPair: Double, mallocPair: Double, churn: Double) {
+        (
+            time(iterations) { classLoop(iterations) },
+            time(iterations) { mallocLoop(iterations) },
+            time(iterations) { churnLoop(iterations, blocks: blocks) }
+        )
+    }
+
+    /// Median ns per operation of each loop over interleaved rounds.
+    public static func run(rounds: Int, iterations: Int) -> (classPair: Double, mallocPair: Double, churn: Double) {
+        _ = round(iterations: iterations)  // warm: the blocks, the caches, the hooks' first interval
         var classes: [Double] = []
         var pairs: [Double] = []
         var churns: [Double] = []
-        classLoop(iterations)
-        mallocLoop(iterations)
-        churnLoop(iterations, blocks: blocks)
         for _ in 0..<rounds {
-            classes.append(time(iterations) { classLoop(iterations) })
-            pairs.append(time(iterations) { mallocLoop(iterations) })
-            churns.append(time(iterations) { churnLoop(iterations, blocks: blocks) })
+            let figures = round(iterations: iterations)
+            classes.append(figures.classPair)
+            pairs.append(figures.mallocPair)
+            churns.append(figures.churn)
         }
-        for i in 0..<4096 { free(blocks[i]) }
-        blocks.deallocate()
         return (median(classes), median(pairs), median(churns))
+    }
+
+    /// `--serve`: one round of each loop per line read from standard input, one line printed per
+    /// round, until end of input. `memory-ab.sh` runs the program with the hooks and the one
+    /// without side by side this way, a round of one then a round of the other, so that both
+    /// see the same few milliseconds of the machine's state.
+    static func serve(label: String, iterations: Int) {
+        _ = round(iterations: iterations)
+        while readLine() != nil {
+            let figures = round(iterations: iterations)
+            print("\(label) class \(figures.classPair) malloc \(figures.mallocPair) churn \(figures.churn)")
+            fflush(nil)  // all streams: `stdout` itself is shared mutable state to Swift 6
+        }
+    }
+
+    /// `--idle-thread`: a second thread that only waits. glibc's malloc takes its single-thread
+    /// shortcuts (no arena lock, no atomic on its fast bins) only while a process has never started
+    /// a thread; a service always has (its event loops), and so has a program with PprofMemory
+    /// linked (the recorder's aggregator). `memory-ab.sh` runs the program without the hooks both
+    /// ways, so that it can tell the hooks' cost from the lock's.
+    static func startIdleThread() {
+        var thread = pthread_t()
+        let made = pthread_create(
+            &thread,
+            nil,
+            { _ in
+                while true { pause() }
+            },
+            nil
+        )
+        precondition(made == 0, "pthread_create: \(made)")
     }
 
     /// `--name N` from the command line, or `fallback`.
@@ -96,8 +138,14 @@ public enum AllocationLoops {
         return Int(arguments[index + 1]) ?? fallback
     }
 
-    /// Runs the loops and prints one line: `LABEL class N malloc N churn N` (ns per operation).
+    /// Runs the loops and prints one line: `LABEL class N malloc N churn N` (ns per operation);
+    /// with `--serve`, one such line per round asked for (see `serve`).
     public static func main(label: String) {
+        if CommandLine.arguments.contains("--idle-thread") { startIdleThread() }
+        if CommandLine.arguments.contains("--serve") {
+            serve(label: label, iterations: option("--iterations", 200_000))
+            return
+        }
         let figures = run(rounds: option("--rounds", 20), iterations: option("--iterations", 200_000))
         print("\(label) class \(figures.classPair) malloc \(figures.mallocPair) churn \(figures.churn)")
     }
