@@ -38,10 +38,14 @@
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define INTERPOSER __attribute__((weak, visibility("default")))
 // A call the compiler must make as a jump: the callee returns to our caller, and sees our caller's
-// return address as its own (see `mallocSampled`).
-#if defined(__has_attribute) && __has_attribute(musttail)
+// return address as its own (see `mallocSampled`). Without the attribute (GCC before 15) the
+// optimizer still makes these calls jumps; where it does not, a sample's first frame is `malloc`.
+#if defined(__has_attribute)
+#if __has_attribute(musttail)
 #define TAIL __attribute__((musttail))
-#else
+#endif
+#endif
+#ifndef TAIL
 #define TAIL
 #endif
 
@@ -250,7 +254,9 @@ static __attribute__((noinline, cold)) void *unresolvedAllocate(size_t size, siz
     return zero ? nextCallocFunction(1, size) : nextMallocFunction(size);
 }
 
-static __attribute__((noinline, cold)) void *unresolvedMalloc(size_t size) { return unresolvedAllocate(size, 16, 0); }
+static __attribute__((noinline, cold)) void *unresolvedMalloc(size_t size) {
+    return unresolvedAllocate(size, 16, 0);
+}
 
 static __attribute__((noinline, cold)) void unresolvedFree(void *p) {
     // dlsym frees only what it allocated (bootstrap blocks), so the resolving thread gets no
@@ -260,7 +266,9 @@ static __attribute__((noinline, cold)) void unresolvedFree(void *p) {
     nextFreeFunction(p);
 }
 
-static inline void *forwardMalloc(size_t size) { return __atomic_load_n(&nextMallocFunction, __ATOMIC_ACQUIRE)(size); }
+static inline void *forwardMalloc(size_t size) {
+    return __atomic_load_n(&nextMallocFunction, __ATOMIC_ACQUIRE)(size);
+}
 
 static inline void *forwardCalloc(size_t count, size_t size) {
     CallocFunction function = __atomic_load_n(&nextCallocFunction, __ATOMIC_ACQUIRE);
@@ -590,7 +598,7 @@ static __attribute__((noinline)) void freePageAligned(void *p) {
 }
 
 // The other half of a Swift class instance's cost: one test of p's page offset, one load and
-// compare of the word before it, and the call through the pointer.
+// compare of the word before it, and the jump through the pointer.
 INTERPOSER void free(void *p) {
     if (UNLIKELY(((uintptr_t)p & PAGE_MASK) == 0)) {
         freePageAligned(p);
