@@ -215,6 +215,11 @@ struct RecorderTests {
 
     /// Own time against busy-waits of known length. Each wait's real length is measured
     /// inside the scope too, because on a shared VM the thread may be preempted as a wait ends.
+    /// A preemption between the waits (after one ends, before the next scope's hook) is time the
+    /// parent really spent, so the bounds hold only for an attempt whose wall time, measured
+    /// around the scopes, is within 1.5 % of its waits (a 1 ms gap, which puts the parent 5 %
+    /// out, is 2 % of the 50 ms waited). A disturbed attempt that misses is tried again, up to
+    /// three times, and says so; an undisturbed one must hold.
     @Test func busyWaitsOfKnownLengthGiveOwnTimeWithinFivePercent() {
         func run(_ parentSpins: inout UInt64, _ childSpins: inout UInt64) {
             Trace.scope("busy.parent") {
@@ -230,22 +235,44 @@ struct RecorderTests {
         let warmUp = Profiler.start()
         run(&warmParent, &warmChild)
         _ = warmUp.stop()
-        var parentSpins: UInt64 = 0
-        var childSpins: UInt64 = 0
-        let window = Profiler.start()
-        for _ in 0..<10 { run(&parentSpins, &childSpins) }
-        let profile = window.stop()
-        let paths = PathTable(profile)
-        let parentOwn = Double(paths.own["busy.parent"] ?? 0)
-        let childOwn = Double(paths.own["busy.parent;busy.child"] ?? 0)
-        #expect(parentOwn >= 20e6 && childOwn >= 30e6)
-        #expect(abs(parentOwn - Double(parentSpins)) / Double(parentSpins) < 0.05, "parent own \(parentOwn)")
-        #expect(abs(childOwn - Double(childSpins)) / Double(childSpins) < 0.05, "child own \(childOwn)")
-        let accumulated = Double(paths.accumulated("busy.parent"))
-        let spins = Double(parentSpins + childSpins)
-        #expect(abs(accumulated - spins) / spins < 0.05, "accumulated \(accumulated)")
-        #expect(accumulated == childOwn + parentOwn)
-        #expect(Double(profile.durationNanoseconds) >= accumulated)
+        for attempt in 1...3 {
+            var parentSpins: UInt64 = 0
+            var childSpins: UInt64 = 0
+            var wall: UInt64 = 0
+            let window = Profiler.start()
+            for _ in 0..<10 {
+                let before = monotonicNanoseconds()
+                run(&parentSpins, &childSpins)
+                wall += monotonicNanoseconds() - before
+            }
+            let profile = window.stop()
+            let paths = PathTable(profile)
+            let parentOwn = Double(paths.own["busy.parent"] ?? 0)
+            let childOwn = Double(paths.own["busy.parent;busy.child"] ?? 0)
+            let accumulated = Double(paths.accumulated("busy.parent"))
+            let spins = Double(parentSpins + childSpins)
+            let parentError = abs(parentOwn - Double(parentSpins)) / Double(parentSpins)
+            let childError = abs(childOwn - Double(childSpins)) / Double(childSpins)
+            let accumulatedError = abs(accumulated - spins) / spins
+            // Wall time not spent in a wait: the hooks' own cost, or the thread preempted.
+            let unaccounted = (Double(wall) - spins) / spins
+            let missed = parentError >= 0.05 || childError >= 0.05 || accumulatedError >= 0.05
+            if missed && unaccounted > 0.015 && attempt < 3 {
+                print(
+                    "busyWaits: attempt \(attempt) missed (parent \(parentError), child \(childError), "
+                        + "accumulated \(accumulatedError)) with \(unaccounted) of its wall time outside the waits: "
+                        + "tried again"
+                )
+                continue
+            }
+            #expect(parentOwn >= 20e6 && childOwn >= 30e6)
+            #expect(parentError < 0.05, "parent own \(parentOwn), unaccounted wall \(unaccounted)")
+            #expect(childError < 0.05, "child own \(childOwn), unaccounted wall \(unaccounted)")
+            #expect(accumulatedError < 0.05, "accumulated \(accumulated), unaccounted wall \(unaccounted)")
+            #expect(accumulated == childOwn + parentOwn)
+            #expect(Double(profile.durationNanoseconds) >= accumulated)
+            return
+        }
     }
 
     @Test func overlappingWindowsEachHoldExactlyTheirOwnWork() {

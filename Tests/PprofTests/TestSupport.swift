@@ -104,6 +104,13 @@ func spin(nanoseconds: UInt64) -> UInt64 {
     }
 }
 
+/// CLOCK_MONOTONIC now, in nanoseconds (the clock `spin` waits on).
+func monotonicNanoseconds() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+}
+
 func CPprofModeForTests() -> UInt8 { CPprof_mode() }
 
 /// A small deterministic generator (SplitMix64), so that a failing random test can be replayed.
